@@ -1,0 +1,317 @@
+"""The pretrained FaceNet: architecture in code, weights by layer name.
+
+The registry file ``facenet_keras.h5`` was saved by Keras 2.1 with ``Lambda``
+layers that Keras 3 cannot deserialize. So the Inception-ResNet-v1 graph is
+written out here, layer for layer with the file's names, and the weights are
+copied from the HDF5 groups by name. Input: (N, 160, 160, 3) float32 pixels
+in [0, 1]. Output: (N, 128) embeddings (not yet normalised; the encoding
+functions below normalise them to unit L2 length).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import assets
+from ._quiet import keras, tf
+from .errors import FacelabError, ModelError, ShapeError
+from .expected import EMBEDDING_SIZE, IMAGE_SIZE, PARAMETER_COUNT
+from .images import ImageLike, load_image, to_model_input
+
+layers = keras.layers
+
+
+@keras.saving.register_keras_serializable(package="facelab")
+class ScaledResidual(layers.Layer):
+    """``shortcut + scale * residual``: the residual join of Inception-ResNet."""
+
+    def __init__(self, scale: float, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = float(scale)
+
+    def call(self, inputs):
+        shortcut, residual = inputs
+        return shortcut + self.scale * residual
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+
+
+def _conv_bn(x, filters: int, kernel, name: str, strides=1, padding="same", relu=True):
+    """Conv (no bias) -> BatchNorm (no gamma) -> ReLU, named as in the h5 file."""
+    x = layers.Conv2D(filters, kernel, strides=strides, padding=padding,
+                      use_bias=False, name=name)(x)
+    x = layers.BatchNormalization(axis=3, momentum=0.995, epsilon=0.001,
+                                  scale=False, name=f"{name}_BatchNorm")(x)
+    if relu:
+        x = layers.Activation("relu", name=f"{name}_Activation")(x)
+    return x
+
+
+# Each residual block: branches of (filters, kernel) convolutions run in parallel,
+# are concatenated, projected back to the input width with a biased 1x1 conv,
+# scaled and added to the input.
+_BLOCKS = {
+    "Block35": (0.17, (
+        (("Conv2d_1x1", 32, 1),),
+        (("Conv2d_0a_1x1", 32, 1), ("Conv2d_0b_3x3", 32, 3)),
+        (("Conv2d_0a_1x1", 32, 1), ("Conv2d_0b_3x3", 32, 3), ("Conv2d_0c_3x3", 32, 3)),
+    )),
+    "Block17": (0.10, (
+        (("Conv2d_1x1", 128, 1),),
+        (("Conv2d_0a_1x1", 128, 1), ("Conv2d_0b_1x7", 128, (1, 7)),
+         ("Conv2d_0c_7x1", 128, (7, 1))),
+    )),
+    "Block8": (0.20, (
+        (("Conv2d_1x1", 192, 1),),
+        (("Conv2d_0a_1x1", 192, 1), ("Conv2d_0b_1x3", 192, (1, 3)),
+         ("Conv2d_0c_3x1", 192, (3, 1))),
+    )),
+}
+
+
+def _residual_block(x, kind: str, index: int, scale: float | None = None, relu=True):
+    default_scale, branches = _BLOCKS[kind]
+    prefix = f"{kind}_{index}"
+    outputs = []
+    for b, convs in enumerate(branches):
+        y = x
+        for conv_name, filters, kernel in convs:
+            y = _conv_bn(y, filters, kernel, f"{prefix}_Branch_{b}_{conv_name}")
+        outputs.append(y)
+    mixed = layers.Concatenate(axis=3, name=f"{prefix}_Concatenate")(outputs)
+    up = layers.Conv2D(x.shape[-1], 1, padding="same", use_bias=True,
+                       name=f"{prefix}_Conv2d_1x1")(mixed)
+    x = ScaledResidual(default_scale if scale is None else scale,
+                       name=f"{prefix}_ScaleSum")([x, up])
+    if relu:
+        x = layers.Activation("relu", name=f"{prefix}_Activation")(x)
+    return x
+
+
+def build_facenet() -> "keras.Model":
+    """Build the untrained Inception-ResNet-v1 FaceNet graph (22,808,144 parameters).
+
+    Returns a Keras functional model mapping (N, 160, 160, 3) to (N, 128).
+    Layer names match ``facenet_keras.h5`` so that :func:`load_weights` can
+    copy the weights by name.
+    """
+    inputs = keras.Input(shape=(IMAGE_SIZE, IMAGE_SIZE, 3), name="input_1")
+    # stem
+    x = _conv_bn(inputs, 32, 3, "Conv2d_1a_3x3", strides=2, padding="valid")
+    x = _conv_bn(x, 32, 3, "Conv2d_2a_3x3", padding="valid")
+    x = _conv_bn(x, 64, 3, "Conv2d_2b_3x3")
+    x = layers.MaxPooling2D(3, strides=2, name="MaxPool_3a_3x3")(x)
+    x = _conv_bn(x, 80, 1, "Conv2d_3b_1x1", padding="valid")
+    x = _conv_bn(x, 192, 3, "Conv2d_4a_3x3", padding="valid")
+    x = _conv_bn(x, 256, 3, "Conv2d_4b_3x3", strides=2, padding="valid")
+    # 5 x Inception-ResNet-A (17x17x256)
+    for i in range(1, 6):
+        x = _residual_block(x, "Block35", i)
+    # Reduction-A -> 8x8x896
+    b0 = _conv_bn(x, 384, 3, "Mixed_6a_Branch_0_Conv2d_1a_3x3", strides=2, padding="valid")
+    b1 = _conv_bn(x, 192, 1, "Mixed_6a_Branch_1_Conv2d_0a_1x1")
+    b1 = _conv_bn(b1, 192, 3, "Mixed_6a_Branch_1_Conv2d_0b_3x3")
+    b1 = _conv_bn(b1, 256, 3, "Mixed_6a_Branch_1_Conv2d_1a_3x3", strides=2, padding="valid")
+    b2 = layers.MaxPooling2D(3, strides=2, name="Mixed_6a_Branch_2_MaxPool_1a_3x3")(x)
+    x = layers.Concatenate(axis=3, name="Mixed_6a")([b0, b1, b2])
+    # 10 x Inception-ResNet-B
+    for i in range(1, 11):
+        x = _residual_block(x, "Block17", i)
+    # Reduction-B -> 3x3x1792
+    b0 = _conv_bn(x, 256, 1, "Mixed_7a_Branch_0_Conv2d_0a_1x1")
+    b0 = _conv_bn(b0, 384, 3, "Mixed_7a_Branch_0_Conv2d_1a_3x3", strides=2, padding="valid")
+    b1 = _conv_bn(x, 256, 1, "Mixed_7a_Branch_1_Conv2d_0a_1x1")
+    b1 = _conv_bn(b1, 256, 3, "Mixed_7a_Branch_1_Conv2d_1a_3x3", strides=2, padding="valid")
+    b2 = _conv_bn(x, 256, 1, "Mixed_7a_Branch_2_Conv2d_0a_1x1")
+    b2 = _conv_bn(b2, 256, 3, "Mixed_7a_Branch_2_Conv2d_0b_3x3")
+    b2 = _conv_bn(b2, 256, 3, "Mixed_7a_Branch_2_Conv2d_1a_3x3", strides=2, padding="valid")
+    b3 = layers.MaxPooling2D(3, strides=2, name="Mixed_7a_Branch_3_MaxPool_1a_3x3")(x)
+    x = layers.Concatenate(axis=3, name="Mixed_7a")([b0, b1, b2, b3])
+    # 5 x Inception-ResNet-C, then a last one with no scaling and no ReLU
+    for i in range(1, 6):
+        x = _residual_block(x, "Block8", i)
+    x = _residual_block(x, "Block8", 6, scale=1.0, relu=False)
+    # head
+    x = layers.GlobalAveragePooling2D(name="AvgPool")(x)
+    x = layers.Dropout(0.2, name="Dropout")(x)
+    x = layers.Dense(EMBEDDING_SIZE, use_bias=False, name="Bottleneck")(x)
+    x = layers.BatchNormalization(momentum=0.995, epsilon=0.001, scale=False,
+                                  name="Bottleneck_BatchNorm")(x)
+    return keras.Model(inputs, x, name="inception_resnet_v1_facenet")
+
+
+_WEIGHT_ORDER = {  # Keras 3 variable order per layer type
+    "Conv2D": ("kernel", "bias"),
+    "Dense": ("kernel", "bias"),
+    "BatchNormalization": ("gamma", "beta", "moving_mean", "moving_variance"),
+}
+
+
+def load_weights(model: "keras.Model", path: str | os.PathLike) -> None:
+    """Copy weights from a Keras-2 ``facenet_keras.h5`` into ``model``, by layer name.
+
+    Every layer of ``model`` that has weights must find a group of the same
+    name with arrays of the same shapes; otherwise :class:`ModelError` says
+    which layer and what was expected. Nothing is assigned unless all match.
+    """
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model weights not found at {path}; run `facelab fetch` first")
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as exc:
+        raise ModelError(
+            f"{path} is not a readable HDF5 weights file ({exc}); it may be truncated or "
+            "the wrong file: run `facelab fetch` to download and verify it again"
+        ) from None
+    pending = []
+    with handle:
+        root = handle["model_weights"] if "model_weights" in handle else handle
+        for layer in model.layers:
+            if not layer.weights:
+                continue
+            if layer.name not in root:
+                raise ModelError(f"{path} has no weights for layer {layer.name!r}; "
+                                 "is it facenet_keras.h5? run `facelab fetch`")
+            group = root[layer.name]
+            arrays = {}
+            try:
+                for wname in group.attrs["weight_names"]:
+                    wname = wname.decode() if isinstance(wname, bytes) else wname
+                    short = wname.rsplit("/", 1)[-1].split(":", 1)[0]
+                    arrays[short] = np.asarray(group[wname])
+            except (KeyError, OSError) as exc:
+                raise ModelError(f"{path}: weights of layer {layer.name!r} are unreadable "
+                                 f"({exc}); run `facelab fetch` again") from None
+            values = []
+            for var in layer.weights:
+                short = var.path.rsplit("/", 1)[-1]
+                if short == "gamma" and short not in arrays:
+                    raise ModelError(f"layer {layer.name!r} expects a gamma the file lacks")
+                if short not in arrays:
+                    raise ModelError(f"{path}: layer {layer.name!r} has no {short!r} weights")
+                if tuple(arrays[short].shape) != tuple(var.shape):
+                    raise ModelError(
+                        f"{path}: layer {layer.name!r} {short} has shape "
+                        f"{arrays[short].shape}, the model expects {tuple(var.shape)}")
+                values.append(arrays[short])
+            pending.append((layer, values))
+    for layer, values in pending:
+        layer.set_weights(values)
+
+
+@functools.lru_cache(maxsize=None)
+def _load_cached(weights_path: str, mtime_ns: int, size: int) -> "keras.Model":
+    model = build_facenet()
+    load_weights(model, weights_path)
+    model.trainable = False
+    return model
+
+
+def load_pretrained(weights_path: str | os.PathLike | None = None) -> "keras.Model":
+    """Return the pretrained FaceNet (cached: the second call in a process is free).
+
+    ``weights_path`` defaults to ``weights/facenet_keras.h5`` of the workbook
+    (see :func:`facelab.assets.weights_path`). Raises :class:`ModelError`
+    naming the command to run when the file is missing or damaged. The file is
+    not re-hashed on every call; `facelab fetch` verified it when writing it,
+    and a changed file (size or mtime) is loaded afresh.
+    """
+    path = Path(weights_path) if weights_path is not None else assets.weights_path()
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise ModelError(f"model weights not found at {path}; run `facelab fetch` first") from None
+    model = _load_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if model.count_params() != PARAMETER_COUNT:  # pragma: no cover - guards the code above
+        raise ModelError(f"model has {model.count_params()} parameters, expected {PARAMETER_COUNT}")
+    return model
+
+
+def _check_model(model) -> None:
+    if not callable(model):
+        raise FacelabError(f"expected a Keras model as `model`, got {type(model).__name__}")
+
+
+_COMPILED: "dict[int, object]" = {}
+
+
+def _forward(model):
+    """A graph-compiled inference function for ``model`` (traced once per model).
+
+    Calling a 400-layer Keras model eagerly costs hundreds of milliseconds of
+    Python dispatch per call; the traced function skips that, for one picture
+    as for a batch.
+    """
+    key = id(model)
+    entry = _COMPILED.get(key)
+    if entry is None or entry[0] is not model:
+        spec = tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, 3], tf.float32)
+        fn = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+        entry = (model, fn)
+        _COMPILED[key] = entry
+    return entry[1]
+
+
+def _embed(model, batch: np.ndarray) -> np.ndarray:
+    """Run the model on a float32 batch (N, 160, 160, 3) and L2-normalise each row."""
+    if isinstance(model, keras.Model):
+        out = _forward(model)(tf.constant(batch, dtype=tf.float32))
+    else:  # a plain callable (tests, students' stand-ins)
+        out = model(tf.constant(batch, dtype=tf.float32))
+    out = np.asarray(out, dtype=np.float32)
+    if out.ndim != 2 or out.shape[0] != batch.shape[0]:
+        raise ShapeError(f"the model returned shape {out.shape}; expected "
+                         f"({batch.shape[0]}, {EMBEDDING_SIZE})")
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / norms
+
+
+def img_to_encoding(image: ImageLike, model) -> np.ndarray:
+    """Encode one picture as the lesson does: shape (1, 128), unit L2 norm.
+
+    ``image`` is a path (any format Pillow reads: JPEG, PNG with alpha, PGM,
+    grayscale; EXIF rotation is applied) or an (H, W, 3) / (H, W) uint8 array.
+    The picture is resized to 160x160 with nearest-neighbour, scaled by 1/255,
+    run through ``model`` and divided by its L2 norm. Raises ImageError for a
+    missing, empty or undecodable file.
+    """
+    _check_model(model)
+    batch = to_model_input(load_image(image))[np.newaxis]
+    return _embed(model, batch)
+
+
+def encode_images(images: Iterable[ImageLike], model, batch_size: int = 32) -> np.ndarray:
+    """Encode many pictures at once: shape (N, 128), each row unit L2 norm.
+
+    Gives the same rows as calling :func:`img_to_encoding` on each picture
+    (to 1e-5) but runs the model on batches of ``batch_size``, which is many
+    times faster. An empty input returns an array of shape (0, 128).
+    """
+    _check_model(model)
+    if batch_size < 1:
+        raise ShapeError(f"batch_size must be at least 1, got {batch_size}")
+    items: Sequence[ImageLike] = list(images)
+    out = np.empty((len(items), EMBEDDING_SIZE), dtype=np.float32)
+    for start in range(0, len(items), batch_size):
+        chunk = items[start:start + batch_size]
+        batch = np.stack([to_model_input(load_image(item)) for item in chunk])
+        out[start:start + len(chunk)] = _embed(model, batch)
+    return out
+
+
+def timed_load(weights_path=None) -> tuple["keras.Model", float]:
+    """Load the model uncached and return it with the seconds it took (for benchmarks)."""
+    _load_cached.cache_clear()
+    start = time.perf_counter()
+    model = load_pretrained(weights_path)
+    return model, time.perf_counter() - start
