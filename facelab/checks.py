@@ -426,19 +426,31 @@ def _triplet_cases(hidden: bool) -> list[Case]:
 
 
 # verify ----------------------------------------------------------------------
-def _judge_verify(outcome: Outcome, want) -> Verdict:
-    pair, bad = _unpack_pair(outcome, "(dist, door_open)")
+def _distance_first(outcome: Outcome, names: tuple[str, str], want_dist: float,
+                    hint_type: str, hint_value: str):
+    """Read a returned ``(distance, something)`` pair; a Verdict if the distance is wrong."""
+    pair, bad = _unpack_pair(outcome, f"({names[0]}, {names[1]})")
     if bad:
-        return bad
-    want_dist, want_open, identity = want
+        return None, None, bad
     dist = _number(("?", pair[0]))
     if dist is None:
-        return Verdict(False, f"expected dist to be a number, got {type_name(pair[0])}",
-                       "dist is np.linalg.norm(encoding - database[identity]).")
+        return pair, None, Verdict(False, f"expected {names[0]} to be a number, got "
+                                   f"{type_name(pair[0])}", hint_type)
     if not _close(dist, want_dist, 1e-3):
-        return Verdict(False, f"expected dist {want_dist:.4f}, got {dist:.4f}",
-                       "Encode the picture with img_to_encoding(image_path, model) and take "
-                       "np.linalg.norm of its difference with database[identity].")
+        return pair, dist, Verdict(False, f"expected {names[0]} {want_dist:.4f}, got {dist:.4f}",
+                                   hint_value)
+    return pair, dist, None
+
+
+def _judge_verify(outcome: Outcome, want) -> Verdict:
+    want_dist, want_open, identity = want
+    pair, dist, bad = _distance_first(
+        outcome, ("dist", "door_open"), want_dist,
+        "dist is np.linalg.norm(encoding - database[identity]).",
+        "Encode the picture with img_to_encoding(image_path, model) and take "
+        "np.linalg.norm of its difference with database[identity].")
+    if bad:
+        return bad
     opened = pair[1]
     if not isinstance(opened, (bool, np.bool_)):
         return Verdict(False, f"expected door_open to be True or False, got {type_name(opened)}",
@@ -454,16 +466,19 @@ def _judge_verify(outcome: Outcome, want) -> Verdict:
     return Verdict(True)
 
 
-def _verify_case(name, cam, identity, points=1, visible=True, db=OFFICE_DB):
-    from .exercises import verify
-
-    args = (cam, identity, db, MODEL)
-
+def _reference_case(name, reference, args, judge, points=1, visible=True, extra=()):
+    """A case whose expected value is the reference solution's, run quietly on ``args``."""
     def expect():
         with contextlib.redirect_stdout(io.StringIO()):
-            dist, door = verify(*resolve(args))
-        return dist, door, identity
-    return Case(name, points, args, _judge_verify, expect, visible=visible)
+            return (*reference(*resolve(args)), *extra)
+    return Case(name, points, args, judge, expect, visible=visible)
+
+
+def _verify_case(name, cam, identity, visible=True, db=OFFICE_DB):
+    from .exercises import verify
+
+    return _reference_case(name, verify, (cam, identity, db, MODEL), _judge_verify,
+                           visible=visible, extra=(identity,))
 
 
 @exercise("verify")
@@ -491,18 +506,14 @@ def _verify_cases(hidden: bool) -> list[Case]:
 
 # who_is_it -----------------------------------------------------------------
 def _judge_who(outcome: Outcome, want) -> Verdict:
-    pair, bad = _unpack_pair(outcome, "(min_dist, identity)")
+    want_dist, want_name = want
+    pair, dist, bad = _distance_first(
+        outcome, ("min_dist", "identity"), want_dist,
+        "Keep the smallest distance found in min_dist.",
+        "Loop over database.items(), keep the smallest distance "
+        "(update min_dist and identity together when dist < min_dist).")
     if bad:
         return bad
-    want_dist, want_name = want
-    dist = _number(("?", pair[0]))
-    if dist is None:
-        return Verdict(False, f"expected min_dist to be a number, got {type_name(pair[0])}",
-                       "Keep the smallest distance found in min_dist.")
-    if not _close(dist, want_dist, 1e-3):
-        return Verdict(False, f"expected min_dist {want_dist:.4f}, got {dist:.4f}",
-                       "Loop over database.items(), keep the smallest distance "
-                       "(update min_dist and identity together when dist < min_dist).")
     if pair[1] != want_name:
         return Verdict(False, f"expected identity {want_name!r}, got {pair[1]!r}",
                        "Set identity = name in the same `if` that updates min_dist.")
@@ -517,15 +528,10 @@ def _judge_who(outcome: Outcome, want) -> Verdict:
     return Verdict(True)
 
 
-def _who_case(name, picture, db=OFFICE_DB, points=1, visible=True):
+def _who_case(name, picture, db=OFFICE_DB, visible=True):
     from .exercises import who_is_it
 
-    args = (picture, db, MODEL)
-
-    def expect():
-        with contextlib.redirect_stdout(io.StringIO()):
-            return who_is_it(*resolve(args))
-    return Case(name, points, args, _judge_who, expect, visible=visible)
+    return _reference_case(name, who_is_it, (picture, db, MODEL), _judge_who, visible=visible)
 
 
 @exercise("who_is_it")
