@@ -266,8 +266,8 @@ def build_office(manifest: dict | None = None, progress: Progress = _quiet_progr
                                   "office needs one (is the manifest right?)")
             face = faces[0]
             left, top, right, bottom = images.crop_box(face, pixels.shape[1], pixels.shape[0])
-            crop = images.crop_face(pixels)  # same detector, same largest face
-            images.save_image(crop, stage / "faces" / Path(rel).with_suffix(".png"))
+            images.save_image(images.cut_face(pixels, face),
+                              stage / "faces" / Path(rel).with_suffix(".png"))
             boxes[rel] = {"box": [face.x, face.y, face.width, face.height],
                           "crop": [left, top, right, bottom],
                           "confidence": round(face.confidence, 6), "faces_found": len(faces)}

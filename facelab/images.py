@@ -169,6 +169,14 @@ def crop_box(face: Face, width: int, height: int, margin: float = CROP_MARGIN):
     return left, top, right, bottom
 
 
+def cut_face(pixels: np.ndarray, face: Face, size: int = IMAGE_SIZE,
+             margin: float = CROP_MARGIN) -> np.ndarray:
+    """Cut ``face`` (a detection in ``pixels``) with a margin, resized to (size, size, 3)."""
+    left, top, right, bottom = crop_box(face, pixels.shape[1], pixels.shape[0], margin)
+    crop = Image.fromarray(pixels[top:bottom, left:right])
+    return np.asarray(crop.resize((size, size), Image.BILINEAR))
+
+
 def crop_face(image: ImageLike, size: int = IMAGE_SIZE, margin: float = CROP_MARGIN) -> np.ndarray:
     """Cut out the largest face with a margin and resize it to (size, size, 3) uint8.
 
@@ -181,9 +189,7 @@ def crop_face(image: ImageLike, size: int = IMAGE_SIZE, margin: float = CROP_MAR
         where = f" in {image}" if not isinstance(image, np.ndarray) else ""
         raise NoFaceError(f"no face found{where}: the detector needs a visible, "
                           "roughly frontal human face")
-    left, top, right, bottom = crop_box(faces[0], pixels.shape[1], pixels.shape[0], margin)
-    crop = Image.fromarray(pixels[top:bottom, left:right])
-    return np.asarray(crop.resize((size, size), Image.BILINEAR))
+    return cut_face(pixels, faces[0], size, margin)
 
 
 def save_image(pixels: np.ndarray, path: str | os.PathLike) -> None:
