@@ -1,0 +1,284 @@
+"""Turn the solution notebooks into student notebooks (`facelab release`).
+
+What changes, and only that:
+
+* In every cell starting with ``# GRADED FUNCTION: name``, each statement
+  between ``### START CODE HERE ###`` and ``### END CODE HERE ###`` becomes
+  the lesson's placeholder, keeping its indentation:
+
+  - ``x = expr`` -> ``x = None`` (also ``a, b = ...``, ``x += ...``, ``x: T = ...``);
+  - ``if/elif/while cond:`` -> ``if None:``; ``for t in it:`` -> ``for t in None:``;
+  - ``return expr`` -> ``return None``;
+  - any other expression (a ``print(...)`` call...) -> ``None``;
+  - ``else:``, ``try:``, ``except ...:``, ``finally:``, ``with ...:``, ``pass``,
+    comments and blank lines are kept.
+
+  A statement spanning several lines becomes one placeholder line.
+* Outputs: every code cell from the first graded cell on has its outputs and
+  execution count cleared. Those cells are the graded cell, its check, and
+  the cells that use the student's function (directly or through variables
+  it produced); a saved output there would show the answer. Students still
+  see what to expect in the markdown "Expected output" blocks. Cells before
+  the first graded cell (imports, pictures, the model) keep their outputs.
+* Everything else (markdown, metadata, other code) is kept as is.
+
+Each student notebook is written atomically (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import os
+import re
+import tokenize
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from .errors import FacelabError
+
+GRADED = re.compile(r"^\s*#\s*GRADED\s+FUNCTION\s*:\s*([A-Za-z_]\w*)", re.I)
+START = re.compile(r"^\s*#+\s*START\s+CODE\s+HERE\s*#*\s*$", re.I)
+END = re.compile(r"^\s*#+\s*END\s+CODE\s+HERE\s*#*\s*$", re.I)
+
+_KEEP_HEADERS = ("else", "try", "finally", "except", "with", "async", "def", "class")
+_KEEP_SIMPLE = ("pass", "break", "continue")
+
+
+class ReleaseError(FacelabError):
+    """A solution notebook cannot be turned into a student notebook."""
+
+    exit_code = 4
+
+
+# ------------------------------------------------------------ one graded cell
+def _logical_lines(source: str, where: str) -> list[tuple[int, int]]:
+    """(first_row, last_row) of every statement line, 0-based, in ``source``."""
+    spans, start = [], None
+    skip = {tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT,
+            tokenize.ENCODING, tokenize.ENDMARKER}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.NEWLINE:
+                if start is not None:
+                    spans.append((start, tok.start[0] - 1))
+                start = None
+            elif tok.type not in skip and start is None:
+                start = tok.start[0] - 1
+    except (tokenize.TokenError, IndentationError, SyntaxError) as exc:
+        raise ReleaseError(f"{where}: the graded cell is not valid Python ({exc})") from None
+    if start is not None:
+        spans.append((start, source.count("\n")))
+    return spans
+
+
+def _placeholder(statement: str, indent: str) -> str:
+    """The student's placeholder for one statement (its text without indentation)."""
+    word = re.match(r"[A-Za-z_]\w*", statement)
+    word = word.group(0) if word else ""
+    if word in ("if", "elif", "while"):
+        return f"{indent}{word} None:"
+    if word == "for":
+        m = re.match(r"for\s+(.+?)\s+in\s", statement, re.S)
+        target = m.group(1) if m else "_"
+        return f"{indent}for {target} in None:"
+    if word in _KEEP_HEADERS or word in _KEEP_SIMPLE or word in ("import", "from", "global",
+                                                                   "nonlocal"):
+        return indent + statement
+    if word == "return":
+        return f"{indent}return None"
+    try:
+        node = ast.parse(statement).body[0]
+    except (SyntaxError, IndexError):
+        return f"{indent}None"
+    if isinstance(node, ast.Assign):
+        targets = " = ".join(ast.get_source_segment(statement, t) for t in node.targets)
+        return f"{indent}{targets} = None"
+    if isinstance(node, ast.AnnAssign):
+        target = ast.get_source_segment(statement, node.target)
+        annotation = ast.get_source_segment(statement, node.annotation)
+        return f"{indent}{target}: {annotation} = None"
+    if isinstance(node, ast.AugAssign):
+        return f"{indent}{ast.get_source_segment(statement, node.target)} = None"
+    return f"{indent}None"
+
+
+def student_source(source: str, where: str = "graded cell") -> str:
+    """The student version of one graded cell's source (see the module docstring).
+
+    Raises ReleaseError when the markers are missing, unbalanced or nested,
+    or when the cell (before or after) is not valid Python.
+    """
+    lines = source.split("\n")
+    regions, open_at = [], None
+    for i, line in enumerate(lines):
+        if START.match(line):
+            if open_at is not None:
+                raise ReleaseError(f"{where}: line {i + 1}: START CODE HERE inside another "
+                                   "START/END block")
+            open_at = i
+        elif END.match(line):
+            if open_at is None:
+                raise ReleaseError(f"{where}: line {i + 1}: END CODE HERE without a "
+                                   "START CODE HERE above it")
+            regions.append((open_at, i))
+            open_at = None
+    if open_at is not None:
+        raise ReleaseError(f"{where}: line {open_at + 1}: START CODE HERE is never closed by "
+                           "### END CODE HERE ###")
+    if not regions:
+        raise ReleaseError(f"{where}: no ### START CODE HERE ### / ### END CODE HERE ### "
+                           "block: nothing to hide from students")
+    try:
+        compile(source, where, "exec")
+    except SyntaxError as exc:
+        raise ReleaseError(f"{where}: the solution is not valid Python: {exc}") from None
+
+    out: list[str | None] = list(lines)
+    for first, last in _logical_lines(source, where):
+        if not any(s < first and last < e for s, e in regions):
+            continue
+        text = "\n".join(lines[first:last + 1])
+        indent = re.match(r"\s*", lines[first]).group(0)
+        out[first] = _placeholder(text.strip(), indent)
+        for k in range(first + 1, last + 1):
+            out[k] = None
+    result = "\n".join(line for line in out if line is not None)
+    try:
+        compile(result, where, "exec")
+    except SyntaxError as exc:  # pragma: no cover - the rules above keep blocks valid
+        raise ReleaseError(f"{where}: the student version would not be valid Python ({exc}); "
+                           "simplify the solution's statements") from None
+    return result
+
+
+def graded_name(source: str) -> str | None:
+    """The exercise name if ``source`` is a graded cell, else None."""
+    first = source.lstrip("\n").split("\n", 1)[0]
+    m = GRADED.match(first)
+    return m.group(1) if m else None
+
+
+# ------------------------------------------------------------- one notebook
+def release_notebook(nb, where: str = "notebook"):
+    """A student copy of a notebook object (nbformat NotebookNode); ``nb`` is not changed."""
+    import copy
+
+    nb = copy.deepcopy(nb)
+    seen_graded = False
+    for index, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        name = graded_name(cell.source)
+        if name:
+            seen_graded = True
+            cell.source = student_source(cell.source, f"{where}, cell {index + 1} "
+                                                      f"(GRADED FUNCTION: {name})")
+        if seen_graded:
+            cell.outputs = []
+            cell.execution_count = None
+    return nb
+
+
+def _read(path: Path):
+    import nbformat
+
+    if not path.is_file():
+        raise ReleaseError(f"notebook not found: {path}")
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as exc:  # nbformat raises several kinds for a bad file
+        raise ReleaseError(f"{path} is not a readable notebook ({type(exc).__name__}: "
+                           f"{str(exc)[:200]})") from None
+
+
+def _write_atomic(nb, path: Path) -> None:
+    import nbformat
+
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            nbformat.write(nb, handle)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def default_sources() -> Path:
+    """The workbook's solution notebooks folder."""
+    from . import assets
+
+    return assets.home() / "notebooks"
+
+
+def _expand(sources: Iterable[str | os.PathLike]) -> list[Path]:
+    found = []
+    for src in sources:
+        path = Path(src)
+        if path.is_dir():
+            found += sorted(p for p in path.glob("*.ipynb") if not p.name.startswith("."))
+        elif path.suffix == ".ipynb" or path.exists():
+            if not path.exists():
+                raise ReleaseError(f"notebook not found: {path}")
+            if path.suffix != ".ipynb":
+                raise ReleaseError(f"expected a .ipynb notebook or a folder, got {path}")
+            found.append(path)
+        else:
+            raise ReleaseError(f"no such notebook or folder: {path}")
+    if not found:
+        raise ReleaseError("no notebooks to release (the folders hold no .ipynb files)")
+    return found
+
+
+def release(sources: Sequence[str | os.PathLike], out_dir: str | os.PathLike) -> list[Path]:
+    """Write the student version of each source notebook into ``out_dir``.
+
+    ``sources`` are notebooks or folders of notebooks. Refuses to write into
+    a folder holding one of the sources (it would overwrite the solutions).
+    All notebooks are transformed before any is written. Returns the paths
+    written.
+    """
+    paths = _expand(sources)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ReleaseError(f"output {out} exists and is not a folder")
+    for path in paths:
+        if out.exists() and path.parent.resolve() == out.resolve():
+            raise ReleaseError(f"output folder {out} holds the solution notebook {path.name}: "
+                               "choose another folder, the release would overwrite it")
+    names = [p.name for p in paths]
+    if len(set(names)) != len(names):
+        raise ReleaseError("two source notebooks have the same file name: "
+                           + ", ".join(sorted({n for n in names if names.count(n) > 1})))
+    released = [(path, release_notebook(_read(path), path.name)) for path in paths]
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path, nb in released:
+        target = out / path.name
+        _write_atomic(nb, target)
+        written.append(target)
+    return written
+
+
+# ------------------------------------------------------------------- the CLI
+def _cmd_release(args) -> int:
+    sources = args.sources or [default_sources()]
+    for path in release(sources, args.output):
+        print(f"wrote {path}")
+    return 0
+
+
+def register_cli(subparsers) -> None:
+    """Add `facelab release` to the CLI."""
+    p = subparsers.add_parser(
+        "release", help="make student notebooks from the solution notebooks",
+        description="Copy solution notebooks into OUTPUT with the code between "
+        "### START CODE HERE ### and ### END CODE HERE ### of each # GRADED FUNCTION cell "
+        "replaced by `None` placeholders, and the outputs of the graded cells and of "
+        "every cell after the first one cleared.")
+    p.add_argument("sources", nargs="*", metavar="NOTEBOOK",
+                   help="solution notebooks or folders (default: the workbook's notebooks/)")
+    p.add_argument("-o", "--output", required=True, metavar="FOLDER",
+                   help="folder to write the student notebooks into (created if needed)")
+    p.set_defaults(func=_cmd_release)
