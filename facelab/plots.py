@@ -18,6 +18,26 @@ def _plt():
     return plt
 
 
+def _shown(fig):
+    """Display ``fig`` once in IPython and close it, so no backend shows it again.
+
+    (Left to the inline backend, a figure can be emitted twice under some
+    runners, which would make saved notebook outputs differ.) Outside IPython
+    the figure is returned open, for ``savefig`` or ``plt.show``.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return fig
+    if get_ipython() is None:
+        return fig
+    from IPython.display import display
+
+    display(fig)
+    _plt().close(fig)
+    return fig
+
+
 def show_pictures(pictures: Sequence, titles: Sequence[str] | None = None,
                   suptitle: str = "Pictures", size: float = 2.4):
     """Show pictures (paths or arrays) side by side, one title under each."""
@@ -35,7 +55,7 @@ def show_pictures(pictures: Sequence, titles: Sequence[str] | None = None,
                 ax.set_xlabel(titles[k], fontsize=9)
     fig.suptitle(suptitle)
     fig.tight_layout()
-    return fig
+    return _shown(fig)
 
 
 def distance_heatmap(matrix, row_labels: Sequence[str], col_labels: Sequence[str] | None = None,
@@ -60,7 +80,7 @@ def distance_heatmap(matrix, row_labels: Sequence[str], col_labels: Sequence[str
     fig.colorbar(im, ax=ax, label="L2 distance (0 = identical)")
     ax.set_title(f"{title}\n(\"match\" = below the threshold {threshold})")
     fig.tight_layout()
-    return fig
+    return _shown(fig)
 
 
 def distance_histograms(genuine, impostor, thresholds: dict[str, float] | None = None,
@@ -78,7 +98,7 @@ def distance_histograms(genuine, impostor, thresholds: dict[str, float] | None =
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return fig
+    return _shown(fig)
 
 
 def roc_plot(roc, marks: dict[str, float] | None = None, title: str = "ROC curve"):
@@ -96,7 +116,7 @@ def roc_plot(roc, marks: dict[str, float] | None = None, title: str = "ROC curve
     ax.set_title(title)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    return fig
+    return _shown(fig)
 
 
 def error_rates_plot(roc, marks: dict[str, float] | None = None,
@@ -114,7 +134,7 @@ def error_rates_plot(roc, marks: dict[str, float] | None = None,
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return fig
+    return _shown(fig)
 
 
 def door_decision(picture, badge, claimed: str, dist: float, threshold: float = THRESHOLD):

@@ -85,7 +85,6 @@ def front_door(database: Mapping, model, pictures: Sequence | None = None,
     def redraw(_=None):
         out.clear_output(wait=True)
         with out:
-            import matplotlib.pyplot as plt
             from .database import employee_pictures
             from .plots import door_decision
 
@@ -94,7 +93,6 @@ def front_door(database: Mapping, model, pictures: Sequence | None = None,
             badge = employee_pictures().get(who.value)
             if badge is not None:
                 door_decision(pick.value, badge, who.value, dist, slider.value)
-                plt.show()
 
     for w in (pick, who, slider):
         w.observe(redraw, names="value")
