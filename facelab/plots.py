@@ -1,4 +1,7 @@
-"""Figures for the notebooks (matplotlib). Each function returns the Figure.
+"""Figures for the notebooks (matplotlib).
+
+In IPython each function displays its figure once (as a PNG) and returns
+None; elsewhere it returns the Figure, for ``fig.savefig``.
 
 Every figure has a title and labelled axes; decisions are written in words
 ("door opens", "door stays shut") rather than by colour only.
@@ -13,17 +16,33 @@ import numpy as np
 from .expected import THRESHOLD
 
 
-def _plt():
-    import matplotlib.pyplot as plt
-    return plt
+def _figure(nrows: int = 1, ncols: int = 1, figsize=(6.4, 4.8), **kwargs):
+    """A new Figure and its axes, made without pyplot.
+
+    Pyplot would register the figure with the notebook backend, which may
+    show it a second time; these figures are shown once, by :func:`_shown`.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
-def _shown(fig):
-    """Display ``fig`` once in IPython and close it, so no backend shows it again.
+#: display metadata marking a figure that shows photos of people; such image
+#: data is removed from committed notebooks (see facelab.release.strip_photos)
+PHOTO_METADATA = {"facelab": {"photo": True}}
 
-    (Left to the inline backend, a figure can be emitted twice under some
-    runners, which would make saved notebook outputs differ.) Outside IPython
-    the figure is returned open, for ``savefig`` or ``plt.show``.
+
+def _shown(fig, photo: bool = False):
+    """In IPython: display ``fig`` once as a PNG picture and close it.
+
+    ``photo=True`` marks the output as showing photos of people, so that
+    :func:`facelab.release.strip_photos` can keep it out of saved notebooks.
+
+    Leaving figures to the inline backend can emit a figure twice under some
+    runners (nbval), which makes saved notebook outputs differ; a closed
+    figure shown as a PNG is emitted exactly once. Outside IPython the figure
+    is returned for ``fig.savefig``.
     """
     try:
         from IPython import get_ipython
@@ -31,11 +50,14 @@ def _shown(fig):
         return fig
     if get_ipython() is None:
         return fig
-    from IPython.display import display
+    import io
 
-    display(fig)
-    _plt().close(fig)
-    return fig
+    from IPython.display import Image, display
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    display(Image(data=buf.getvalue(), format="png"), metadata=PHOTO_METADATA if photo else None)
+    return None  # already shown; returning it would show it again as the cell's result
 
 
 def show_pictures(pictures: Sequence, titles: Sequence[str] | None = None,
@@ -43,9 +65,8 @@ def show_pictures(pictures: Sequence, titles: Sequence[str] | None = None,
     """Show pictures (paths or arrays) side by side, one title under each."""
     from .images import load_image
 
-    plt = _plt()
     n = max(len(pictures), 1)
-    fig, axes = plt.subplots(1, n, figsize=(size * n, size + 0.6), squeeze=False)
+    fig, axes = _figure(1, n, figsize=(size * n, size + 0.6), squeeze=False)
     for k, ax in enumerate(axes[0]):
         ax.set_xticks([])
         ax.set_yticks([])
@@ -55,17 +76,16 @@ def show_pictures(pictures: Sequence, titles: Sequence[str] | None = None,
                 ax.set_xlabel(titles[k], fontsize=9)
     fig.suptitle(suptitle)
     fig.tight_layout()
-    return _shown(fig)
+    return _shown(fig, photo=True)
 
 
 def distance_heatmap(matrix, row_labels: Sequence[str], col_labels: Sequence[str] | None = None,
                      title: str = "L2 distance between encodings", threshold: float = THRESHOLD,
                      annotate: bool = True):
     """A distance matrix as a heatmap; cells below ``threshold`` are marked "match"."""
-    plt = _plt()
     matrix = np.asarray(matrix, dtype=np.float64)
     col_labels = row_labels if col_labels is None else col_labels
-    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * matrix.shape[1], 1.0 + 0.6 * matrix.shape[0]))
+    fig, ax = _figure(figsize=(1.0 + 0.75 * matrix.shape[1], 1.0 + 0.6 * matrix.shape[0]))
     im = ax.imshow(matrix, cmap="viridis_r", vmin=0.0, vmax=max(2.0, float(matrix.max(initial=0))))
     ax.set_xticks(range(len(col_labels)), labels=col_labels, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(len(row_labels)), labels=row_labels, fontsize=8)
@@ -86,8 +106,7 @@ def distance_heatmap(matrix, row_labels: Sequence[str], col_labels: Sequence[str
 def distance_histograms(genuine, impostor, thresholds: dict[str, float] | None = None,
                         title: str = "Genuine vs impostor distances", bins: int = 30):
     """Two histograms (same person / two people) with vertical threshold lines."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 3.8))
+    fig, ax = _figure(figsize=(7, 3.8))
     edges = np.linspace(0.0, 2.0, bins + 1)
     ax.hist(np.asarray(genuine), bins=edges, alpha=0.6, label=f"genuine (same person), n={len(genuine)}")
     ax.hist(np.asarray(impostor), bins=edges, alpha=0.6, label=f"impostor (two people), n={len(impostor)}")
@@ -103,8 +122,7 @@ def distance_histograms(genuine, impostor, thresholds: dict[str, float] | None =
 
 def roc_plot(roc, marks: dict[str, float] | None = None, title: str = "ROC curve"):
     """True accept rate against false accept rate, with chosen thresholds marked."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    fig, ax = _figure(figsize=(4.6, 4.2))
     ax.plot(roc.false_accept_rate, roc.true_accept_rate, label=f"verifier (AUC {roc.auc():.3f})")
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="coin flip")
     for k, (name, t) in enumerate((marks or {}).items()):
@@ -122,8 +140,7 @@ def roc_plot(roc, marks: dict[str, float] | None = None, title: str = "ROC curve
 def error_rates_plot(roc, marks: dict[str, float] | None = None,
                      title: str = "Errors against the threshold"):
     """False accept and false reject rates as the threshold grows."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 3.8))
+    fig, ax = _figure(figsize=(7, 3.8))
     ax.plot(roc.thresholds, roc.false_accept_rate, label="false accepts (impostor let in)")
     ax.plot(roc.thresholds, roc.false_reject_rate, label="false rejects (employee kept out)")
     ax.plot(roc.thresholds, 1.0 - roc.accuracy, color="grey", linestyle=":", label="all errors")

@@ -177,7 +177,44 @@ def release_notebook(nb, where: str = "notebook"):
         if seen_graded:
             cell.outputs = []
             cell.execution_count = None
+    strip_photos(nb)
     return nb
+
+
+def is_photo_output(output) -> bool:
+    """True for a display output marked by facelab.plots as showing photos of people."""
+    meta = output.get("metadata") or {}
+    return bool((meta.get("facelab") or {}).get("photo"))
+
+
+def strip_photos(nb) -> int:
+    """Remove the image data of photo outputs in place; return how many were stripped.
+
+    The photos of the celebrity set are never committed, not even inside a
+    notebook's saved outputs. The output itself stays, with its text/plain
+    placeholder, so nbval (which does not compare images) still matches it.
+    """
+    stripped = 0
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if is_photo_output(output):
+                data = output.get("data", {})
+                for mime in [m for m in data if m.startswith("image/")]:
+                    del data[mime]
+                    stripped += 1
+    return stripped
+
+
+def strip_photos_files(paths: Sequence[str | os.PathLike]) -> dict:
+    """Apply :func:`strip_photos` to notebook files (written atomically); {path: count}."""
+    done = {}
+    for path in _expand(paths):
+        nb = _read(path)
+        count = strip_photos(nb)
+        if count:
+            _write_atomic(nb, path)
+        done[path] = count
+    return done
 
 
 def _read(path: Path):
@@ -269,8 +306,21 @@ def _cmd_release(args) -> int:
     return 0
 
 
+def _cmd_strip_photos(args) -> int:
+    for path, count in strip_photos_files(args.notebooks).items():
+        print(f"{path}: {count} photo output{'s' if count != 1 else ''} stripped")
+    return 0
+
+
 def register_cli(subparsers) -> None:
-    """Add `facelab release` to the CLI."""
+    """Add `facelab release` and `facelab strip-photos` to the CLI."""
+    p = subparsers.add_parser(
+        "strip-photos", help="remove photos of people from saved notebook outputs",
+        description="Delete the image data of outputs that facelab.plots marked as showing "
+        "photos (run after executing the solution notebooks, before committing them).")
+    p.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="notebooks or folders")
+    p.set_defaults(func=_cmd_strip_photos)
+
     p = subparsers.add_parser(
         "release", help="make student notebooks from the solution notebooks",
         description="Copy solution notebooks into OUTPUT with the code between "
