@@ -70,3 +70,26 @@ def test_demo_command_works():
     assert "already up to date" in proc.stdout
     assert "It's jerry_seinfeld, welcome in!" in proc.stdout
     assert "jupyter lab notebooks/" in proc.stdout
+
+
+def test_committed_notebooks_hold_no_photos_of_people():
+    """Photo figures are marked by facelab.plots and stripped; nothing else shows photos."""
+    import nbformat
+
+    from facelab.release import is_photo_output
+
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert len(notebooks) == 6
+    marked = 0
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            for output in cell.get("outputs", []):
+                images = [m for m in output.get("data", {}) if m.startswith("image/")]
+                if is_photo_output(output):
+                    marked += 1
+                    assert images == [], f"{path.name}: a photo output kept its image"
+                elif images:
+                    assert not re.search(r"show_pictures|door_decision|front_door|upload_door",
+                                         cell.source), f"{path.name}: unmarked photo figure"
+    assert marked >= 5  # the notebooks do show photos when run
