@@ -103,6 +103,22 @@ def distance_heatmap(matrix, row_labels: Sequence[str], col_labels: Sequence[str
     return _shown(fig)
 
 
+def _mark_thresholds(ax, marks: dict[str, float] | None) -> None:
+    """A dashed vertical line per named threshold."""
+    for k, (name, t) in enumerate((marks or {}).items()):
+        ax.axvline(t, color=f"C{k + 2}", linestyle="--", label=f"{name}: {t:.2f}")
+
+
+def _finish(fig, ax, xlabel: str, ylabel: str, title: str, legend_loc: str = "best"):
+    """Label the axes, title, legend, and show the figure once."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc=legend_loc)
+    fig.tight_layout()
+    return _shown(fig)
+
+
 def distance_histograms(genuine, impostor, thresholds: dict[str, float] | None = None,
                         title: str = "Genuine vs impostor distances", bins: int = 30):
     """Two histograms (same person / two people) with vertical threshold lines."""
@@ -110,14 +126,8 @@ def distance_histograms(genuine, impostor, thresholds: dict[str, float] | None =
     edges = np.linspace(0.0, 2.0, bins + 1)
     ax.hist(np.asarray(genuine), bins=edges, alpha=0.6, label=f"genuine (same person), n={len(genuine)}")
     ax.hist(np.asarray(impostor), bins=edges, alpha=0.6, label=f"impostor (two people), n={len(impostor)}")
-    for k, (name, t) in enumerate((thresholds or {}).items()):
-        ax.axvline(t, color=f"C{k + 2}", linestyle="--", label=f"{name}: {t:.2f}")
-    ax.set_xlabel("L2 distance between encodings")
-    ax.set_ylabel("number of pairs")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return _shown(fig)
+    _mark_thresholds(ax, thresholds)
+    return _finish(fig, ax, "L2 distance between encodings", "number of pairs", title)
 
 
 def roc_plot(roc, marks: dict[str, float] | None = None, title: str = "ROC curve"):
@@ -129,12 +139,8 @@ def roc_plot(roc, marks: dict[str, float] | None = None, title: str = "ROC curve
         i = min(int(np.searchsorted(roc.thresholds, t)), len(roc.thresholds) - 1)
         ax.plot(roc.false_accept_rate[i], roc.true_accept_rate[i], "o", color=f"C{k + 2}",
                 label=f"{name} = {t:.2f}")
-    ax.set_xlabel("false accept rate (impostors let in)")
-    ax.set_ylabel("true accept rate (employees let in)")
-    ax.set_title(title)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    return _shown(fig)
+    return _finish(fig, ax, "false accept rate (impostors let in)",
+                   "true accept rate (employees let in)", title, legend_loc="lower right")
 
 
 def error_rates_plot(roc, marks: dict[str, float] | None = None,
@@ -144,14 +150,9 @@ def error_rates_plot(roc, marks: dict[str, float] | None = None,
     ax.plot(roc.thresholds, roc.false_accept_rate, label="false accepts (impostor let in)")
     ax.plot(roc.thresholds, roc.false_reject_rate, label="false rejects (employee kept out)")
     ax.plot(roc.thresholds, 1.0 - roc.accuracy, color="grey", linestyle=":", label="all errors")
-    for k, (name, t) in enumerate((marks or {}).items()):
-        ax.axvline(t, color=f"C{k + 2}", linestyle="--", label=f"{name}: {t:.2f}")
-    ax.set_xlabel("threshold (accept when distance < threshold)")
-    ax.set_ylabel("share of pairs")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return _shown(fig)
+    _mark_thresholds(ax, marks)
+    return _finish(fig, ax, "threshold (accept when distance < threshold)", "share of pairs",
+                   title)
 
 
 def door_decision(picture, badge, claimed: str, dist: float, threshold: float = THRESHOLD):

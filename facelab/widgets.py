@@ -94,9 +94,14 @@ def front_door(database: Mapping, model, pictures: Sequence | None = None,
             if badge is not None:
                 door_decision(pick.value, badge, who.value, dist, slider.value)
 
-    for w in (pick, who, slider):
-        w.observe(redraw, names="value")
-    box = W.VBox([W.HBox([pick, who]), slider, out])
+    return _assemble(W, display, (pick, who), slider, out, redraw)
+
+
+def _assemble(W, display, row, slider, out, redraw):
+    """Lay out the controls, redraw on every change, draw once and display."""
+    for control in (*row, slider):
+        control.observe(redraw, names="value")
+    box = W.VBox([W.HBox(list(row)), slider, out])
     redraw()
     display(box)
     return box
@@ -168,9 +173,4 @@ def upload_door(database: Mapping, model, claimed: str | None = None,
             except FacelabError as exc:
                 print(f"Could not use this photo: {exc}")
 
-    for w in (upload, who, slider):
-        w.observe(redraw, names="value")
-    box = W.VBox([W.HBox([upload, who]), slider, out])
-    redraw()
-    display(box)
-    return box
+    return _assemble(W, display, (upload, who), slider, out, redraw)
