@@ -81,6 +81,18 @@ class EmptyDatabaseError(FacelabError, ValueError):
     exit_code = 4
 
 
+class PairsFileError(FacelabError, ValueError):
+    """A pairs file (LFW format) is missing or has a malformed line."""
+
+    exit_code = 4
+
+
+class ReleaseError(FacelabError):
+    """A solution notebook cannot be turned into a student notebook."""
+
+    exit_code = 4
+
+
 class GradingError(FacelabError):
     """A submission could not be read or graded (not a student's wrong answer)."""
 

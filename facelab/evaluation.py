@@ -22,13 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import FacelabError, ImageError, ShapeError
-
-
-class PairsFileError(FacelabError, ValueError):
-    """A pairs file (LFW format) is missing or has a malformed line."""
-
-    exit_code = 4
+from .errors import ImageError, PairsFileError, ShapeError
 
 
 # ------------------------------------------------------------------ distances

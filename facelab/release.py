@@ -35,7 +35,7 @@ import tokenize
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from .errors import FacelabError
+from .errors import ReleaseError
 
 GRADED = re.compile(r"^\s*#\s*GRADED\s+FUNCTION\s*:\s*([A-Za-z_]\w*)", re.I)
 START = re.compile(r"^\s*#+\s*START\s+CODE\s+HERE\s*#*\s*$", re.I)
@@ -43,12 +43,6 @@ END = re.compile(r"^\s*#+\s*END\s+CODE\s+HERE\s*#*\s*$", re.I)
 
 _KEEP_HEADERS = ("else", "try", "finally", "except", "with", "async", "def", "class")
 _KEEP_SIMPLE = ("pass", "break", "continue")
-
-
-class ReleaseError(FacelabError):
-    """A solution notebook cannot be turned into a student notebook."""
-
-    exit_code = 4
 
 
 # ------------------------------------------------------------ one graded cell
