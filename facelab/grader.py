@@ -18,9 +18,11 @@ How a submission is graded
    extracted source and the cases' arguments (Resource markers, no expected
    values, no judges) and answers with plain Outcomes, encoded as JSON (the
    grader never unpickles what a worker sends).
-3. *Judging* happens here, in the grader process, with the expected values
-   computed here: student code can neither see the expected values nor
-   change its score.
+3. *Judging* happens here, in the grader process. The expected values are
+   computed by a worker during its warm-up, before lock-down and before any
+   student code runs in it (so this process never loads TensorFlow), and sent
+   here with its hello message; student code can neither see the expected
+   values nor change its score.
 
 Safety guarantees of a worker (see :func:`_lock_down`)
 -------------------------------------------------------
@@ -46,9 +48,23 @@ Safety guarantees of a worker (see :func:`_lock_down`)
   and the hidden cases from its memory before any student code runs; each
   submission gets fresh copies of mutable arguments and a fresh namespace;
   after each exercise the worker compares numpy/TensorFlow/facelab module
-  attributes and classes with a snapshot and the grader counts the worker's
-  threads; on any change (monkeypatching, a leftover thread) the worker is
-  retired and replaced before the next submission.
+  attributes and classes (changed, removed, or added to a class) with a
+  snapshot, checks the shared model (a checksum of all 22.8 M weights, ~15 ms,
+  its compiled forward function and its attributes) and the cached picture
+  encodings byte for byte, and the grader counts the worker's threads; on any
+  change (monkeypatching, set_weights, a poisoned cache, a leftover thread) the
+  worker is retired and replaced before the next submission. Limit: these
+  checks run in the same process as the student's code, which could in
+  principle reach the reference state by frame introspection and fake it; the
+  process boundary protects the scores, these checks protect the next
+  submission on that worker from accidents and ordinary tampering.
+
+Speed
+-----
+Each worker loads TensorFlow and the model once (~11 s on 2 cores), encodes the
+case pictures and the office database pictures once (an opt-in, read-only
+cache in :mod:`facelab.model`; students' notebooks rebuild the database in the
+cells their functions need), then grades a submission in ~0.1 s.
 """
 
 from __future__ import annotations
@@ -390,6 +406,77 @@ def _all_case_args() -> list:
     return [(c.args, c.kwargs) for name in checks.exercises() for c in checks.cases(name, True)]
 
 
+def _strings(obj):
+    """The str leaves of resolved case arguments (picture paths among them)."""
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, (tuple, list)):
+        for o in obj:
+            yield from _strings(o)
+    elif isinstance(obj, dict):
+        for o in obj.values():
+            yield from _strings(o)
+
+
+def _expected_values() -> list:
+    """[exercise, case index, encoded expected value] for every case (trusted code only)."""
+    out = []
+    with contextlib.redirect_stdout(io.StringIO()):
+        for name in checks.exercises():
+            for i, c in enumerate(checks.cases(name, include_hidden=True)):
+                out.append([name, i, encode(c.expect())])
+    return out
+
+
+def _encodings_state(model) -> tuple:
+    """Everything about the worker's cached picture encodings that must not change."""
+    from . import model as m
+
+    cache = m._ENCODINGS
+    return tuple(sorted((
+        (key, entry[0] is model, type(entry[1]) is np.ndarray, id(entry[1]),
+         entry[1].dtype.str, entry[1].shape, entry[1].flags.writeable,
+         isinstance(entry[1].base, bytes), entry[1].tobytes())
+        for key, entry in list(cache.items())), key=lambda t: repr(t[0]))), id(cache)
+
+
+# Keras sets these on a model instance during ordinary use (model.predict); they are not
+# part of what a student could swap to change later submissions' results.
+_VOLATILE_MODEL_ATTRS = frozenset({"stop_predicting", "predict_function", "_jit_compile",
+                                   "stop_training", "stop_evaluating", "train_function",
+                                   "test_function", "make_predict_function"})
+
+
+def _weights_checksum_fn(model):
+    """A compiled function giving, per weight variable, the int64 sum of its raw bits.
+
+    Any change to a weight (set_weights, assign, a training step) changes the sum
+    of its variable; it costs ~15 ms for all 22.8 M parameters on 2 cores.
+    """
+    from ._quiet import tf
+
+    variables = list(model.weights)
+
+    @tf.function
+    def sums():
+        return tf.stack([tf.reduce_sum(tf.cast(tf.bitcast(tf.convert_to_tensor(v), tf.int32), tf.int64))
+                         for v in variables])
+
+    return sums
+
+
+def _model_state(model, checksum) -> tuple:
+    """What student code must not change about the shared model: its weights, its
+    compiled forward function and its instance attributes."""
+    from . import model as m
+
+    weights = tuple(id(v) for v in model.weights)
+    compiled = tuple(sorted((k, id(e[0]), id(e[1])) for k, e in list(m._COMPILED.items())))
+    attrs = tuple(sorted((k, id(v)) for k, v in vars(model).items()
+                         if k not in _VOLATILE_MODEL_ATTRS))
+    return weights, checksum().numpy().tobytes(), compiled, id(m._COMPILED), attrs
+
+
 def _fresh(obj):
     """A copy of resolved arguments a student may mutate (the model and tensors are shared)."""
     if isinstance(obj, dict):
@@ -412,8 +499,11 @@ def _snapshot(model) -> dict:
     mods = [builtins, math, np, np.linalg, np.random, tf, tf.math, tf.linalg, tf.random, keras, io,
             contextlib, json, os, os.path]
     mods += [m for n, m in list(sys.modules.items()) if n.startswith("facelab") and m is not None]
+    import pathlib
+
+    mods += [pathlib]
     classes = [tf.Tensor, type(tf.constant(0.0)), np.ndarray, type(model), keras.Model,
-               keras.layers.Layer, dict]
+               keras.layers.Layer, dict, pathlib.Path, pathlib.PurePath]
     snap = {}
     for m in mods:
         snap[("m", getattr(m, "__name__", "?"))] = (m, {k: id(v) for k, v in vars(m).items()})
@@ -423,12 +513,16 @@ def _snapshot(model) -> dict:
 
 
 def _tampered(snap: dict) -> list[str]:
+    """Attributes changed or removed since the snapshot (and, for classes, added:
+    a new class attribute can shadow an inherited method)."""
     changed = []
     for (kind, name), (obj, attrs) in snap.items():
         now = vars(obj)
         for k, i in attrs.items():
             if k in now and id(now[k]) != i or k not in now:
                 changed.append(f"{name}.{k}")
+        if kind == "c":
+            changed += [f"{name}.{k} (added)" for k in now if k not in attrs]
     return changed[:5]
 
 
@@ -515,12 +609,26 @@ def _worker_main() -> None:
         _send(wfd, json.dumps(msg).encode())
 
     model = checks.build_resource(checks.MODEL)
+    from . import database
+    from .model import cache_encodings, img_to_encoding
+    # the office database's pictures, as office_database(model) encodes them (students'
+    # notebooks rebuild it in the cells their functions need)
+    cache_encodings(list(database.employee_pictures().values()), model)
+    pictures = set()
     for args, kwargs in _all_case_args():
-        checks.resolve(args), checks.resolve(kwargs)
+        pictures.update(_strings(checks.resolve(args)))
+        pictures.update(_strings(checks.resolve(kwargs)))
     from ._quiet import tf
-    from .model import img_to_encoding
+    # the case pictures' encodings, computed once here (read-only, checked after each exercise)
+    cache_encodings(sorted(p for p in pictures if os.path.isfile(p)), model)
     img_to_encoding(checks.resolve(checks.Resource("camera", ("madonna", 1))), model)
     float(tf.reduce_sum(tf.maximum(tf.constant([1.0]) - 0.5, 0.0)))
+    checksum = _weights_checksum_fn(model)
+    # the expected values, computed here while only trusted code has run; the grader judges
+    try:
+        expected, expected_error = _expected_values(), None
+    except Exception as exc:  # noqa: BLE001
+        expected, expected_error = None, f"{type(exc).__name__}: {exc}"[:500]
     # forget the hidden cases and the reference solutions before any student code runs
     from . import exercises as ref
     for name in checks.exercises():
@@ -530,9 +638,12 @@ def _worker_main() -> None:
     import gc
     gc.collect()
     snap = _snapshot(model)
+    encodings = _encodings_state(model)
+    model_state = _model_state(model, checksum)
     threads = threading.active_count()
     _lock_down(workroot)
-    say({"t": "hello", "pid": os.getpid()})
+    say({"t": "hello", "pid": os.getpid(), "expected": expected, "expected_error": expected_error})
+    del expected
     sink = io.StringIO()
     while True:
         try:
@@ -579,6 +690,16 @@ def _worker_main() -> None:
                     payload = _outcome_to_json(checks.Outcome(error=f"unreadable return value ({exc})"))
                 say({"t": "case", "i": i, "outcome": payload})
         changed = _tampered(snap)
+        try:
+            if _encodings_state(model) != encodings:
+                changed.append("the cached picture encodings")
+        except Exception:  # noqa: BLE001
+            changed.append("the cached picture encodings")
+        try:
+            if _model_state(model, checksum) != model_state:
+                changed.append("the model (its weights or attributes)")
+        except Exception:  # noqa: BLE001
+            changed.append("the model (its weights or attributes)")
         if threading.active_count() > threads:
             changed.append("a thread left running")
         say({"t": "end", "tainted": changed})
@@ -624,8 +745,10 @@ def _task_count(pid: int) -> int:
 class Worker:
     """A long-lived sandboxed process that calls student functions."""
 
-    def __init__(self, time_limit: float, memory_limit: float, network_isolation: bool = True):
+    def __init__(self, time_limit: float, memory_limit: float, network_isolation: bool = True,
+                 on_hello=None):
         self.time_limit, self.memory_limit = time_limit, memory_limit
+        self.on_hello = on_hello  # called with the hello message (it carries the expected values)
         self.isolate = network_isolation and _unshare_works()
         self.proc: subprocess.Popen | None = None
         self.root: str | None = None
@@ -647,7 +770,8 @@ class Worker:
         self.starts += 1
         self._hello = False
 
-    def _ensure_ready(self) -> None:
+    def ready(self) -> None:
+        """Start the worker if needed and wait for its hello (warm-up done)."""
         if self.proc is None:
             self.start()
         if not self._hello:
@@ -656,6 +780,8 @@ class Worker:
                 raise WorkerDied("the worker did not start")
             self._hello = True
             self.tasks = _task_count(self.proc.pid)
+            if self.on_hello is not None:
+                self.on_hello(msg)
 
     def kill(self) -> None:
         if self.proc is not None:
@@ -697,7 +823,7 @@ class Worker:
 
     def run(self, name: str, pieces: list[Piece], cases: list, workdir: str):
         """Yield ("defined", msg), ("case", i, Outcome) ..., ("end", tainted)."""
-        self._ensure_ready()
+        self.ready()
         job = {"name": name, "pieces": [{"label": p.label, "source": p.source} for p in pieces],
                "cases": cases, "workdir": workdir}
         try:
@@ -726,7 +852,7 @@ class Worker:
         yield ("end", tainted)
 
     def workdir(self) -> str:
-        self._ensure_ready()
+        self.ready()
         d = tempfile.mkdtemp(dir=self.root, prefix="sub-")
         return d
 
@@ -791,9 +917,11 @@ class Grader:
         self._expected: dict | None = None
         self._expected_ready = threading.Event()
         self._expected_error: BaseException | None = None
+        self._expected_lock = threading.Lock()
         self.restarts = 0
 
     def _compute_expected(self) -> None:
+        """Compute the expected values in this process (loads TensorFlow; not used by grade)."""
         try:
             exp = {}
             with contextlib.redirect_stdout(io.StringIO()):
@@ -806,13 +934,46 @@ class Grader:
         finally:
             self._expected_ready.set()
 
+    def _take_expected(self, hello: dict) -> None:
+        """Keep the expected values a fresh worker computed before running any student code.
+
+        Every worker sends them in its hello message, written during its warm-up
+        (before lock-down, before any submission), so they are as trustworthy as
+        values computed here, and this process never loads TensorFlow. The first
+        worker's values are kept; they are decoded with :func:`decode` (no pickle).
+        """
+        with self._expected_lock:
+            if not self._expected_ready.is_set():
+                self._set_expected(hello)
+
+    def _set_expected(self, hello: dict) -> None:
+        try:
+            if hello.get("expected_error") or not isinstance(hello.get("expected"), list):
+                raise GradingError(str(hello.get("expected_error") or "no expected values"))
+            exp = {}
+            for name, i, value in hello["expected"]:
+                exp[(str(name), int(i))] = decode(value)
+            missing = [(n, i) for n, cs in self.cases.items() for i in range(len(cs))
+                       if (n, i) not in exp]
+            if missing:
+                raise GradingError(f"no expected value for {missing[0]}")
+            self._expected = exp
+        except Exception as exc:  # noqa: BLE001
+            self._expected_error = exc
+        self._expected_ready.set()
+
     def expected(self, name: str, i: int):
-        self._expected_ready.wait()
+        if not self._expected_ready.wait(timeout=600):
+            raise GradingError("could not compute the expected values: no worker started")
         if self._expected_error is not None:
             raise GradingError(f"could not compute the expected values: {self._expected_error}")
         return self._expected[(name, i)]
 
     def grade_one(self, worker: Worker, sub: Submission) -> GradedSubmission:
+        try:  # a worker's start-up is not this submission's execution time
+            worker.ready()
+        except WorkerDied:
+            pass  # reported by the first exercise, which starts a fresh worker
         t0 = time.monotonic()
         results, notes = [], []
         for name, cs in self.cases.items():
@@ -860,9 +1021,9 @@ class Grader:
 
     def grade(self, files: list[tuple[Path, str]], progress=None) -> list[GradedSubmission]:
         subs = [load_submission(p, sid) for p, sid in files]
-        threading.Thread(target=self._compute_expected, daemon=True).start()
         n = min(self.jobs, len(subs))
-        workers = [Worker(self.time_limit, self.memory_limit, self.network_isolation) for _ in range(n)]
+        workers = [Worker(self.time_limit, self.memory_limit, self.network_isolation,
+                          on_hello=self._take_expected) for _ in range(n)]
         for w in workers:
             w.start()
         todo: queue.Queue = queue.Queue()

@@ -276,6 +276,98 @@ def _embed(model, batch: np.ndarray) -> np.ndarray:
     return out / norms
 
 
+# Opt-in cache of picture encodings (see cache_encodings). Nothing is cached unless
+# cache_encodings is called: a notebook that retrains or edits the model's weights
+# would otherwise get stale encodings. Key: (resolved path, st_mtime_ns, st_size,
+# id(model)); value: (model, read-only (1, 128) array backed by immutable bytes). A
+# batch of encode_images is cached too, under ("batch", its pictures' keys, id(model)),
+# since a batch's rows may differ from single encodings in the last bits.
+_ENCODINGS: "dict[tuple, tuple[object, np.ndarray]]" = {}
+
+
+def _picture_key(image, model):
+    """The cache key of a picture path, or None (arrays, unreadable paths)."""
+    if not isinstance(image, (str, os.PathLike)):
+        return None
+    try:
+        path = Path(image).resolve()
+        st = path.stat()
+    except (OSError, ValueError, RuntimeError):
+        return None
+    return (str(path), st.st_mtime_ns, st.st_size, id(model))
+
+
+def _frozen(arr: np.ndarray) -> np.ndarray:
+    """A read-only copy whose WRITEABLE flag cannot be turned back on (bytes-backed)."""
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    return np.frombuffer(arr.tobytes(), dtype=np.float32).reshape(arr.shape)
+
+
+def _chunk_key(chunk, model):
+    keys = [_picture_key(item, model) for item in chunk]
+    if not keys or any(k is None for k in keys):
+        return None
+    return ("batch", tuple(k[:3] for k in keys), id(model))
+
+
+def cache_encodings(images: Iterable[ImageLike], model, batch_size: int = 32) -> int:
+    """Encode these picture files now; later calls on them are free.
+
+    Later :func:`img_to_encoding` calls on any of these files, and
+    :func:`encode_images` calls on this same list with this ``batch_size``
+    (e.g. rebuilding a database from these pictures), return copies of the
+    cached encodings. Opt-in (the autograder's workers use it): only call it
+    while ``model``'s weights stay fixed. Entries are keyed by the resolved
+    path, the file's mtime and size and the model, so an edited file or
+    another model is encoded afresh. Encodings are computed by the same code
+    as uncached calls, so cached and uncached results are bit-identical.
+    Returns the number of pictures cached (arrays and unreadable paths are
+    skipped).
+    """
+    _check_model(model)
+    if batch_size < 1:
+        raise ShapeError(f"batch_size must be at least 1, got {batch_size}")
+    items = list(images)
+    n = 0
+    for image in items:
+        key = _picture_key(image, model)
+        if key is None:
+            continue
+        if key not in _ENCODINGS:
+            _ENCODINGS[key] = (model, _frozen(_encode_one(image, model)))
+        n += 1
+    for start in range(0, len(items), batch_size):
+        chunk = items[start:start + batch_size]
+        key = _chunk_key(chunk, model)
+        if key is not None and key not in _ENCODINGS:
+            batch = np.stack([to_model_input(load_image(item)) for item in chunk])
+            _ENCODINGS[key] = (model, _frozen(_embed(model, batch)))
+    return n
+
+
+def clear_encoding_cache() -> None:
+    """Forget every cached encoding (see :func:`cache_encodings`)."""
+    _ENCODINGS.clear()
+
+
+def encoding_cache_digest() -> str:
+    """A checksum of the cache's keys and arrays (the grader checks it for tampering)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for key in sorted(_ENCODINGS, key=repr):
+        _model, arr = _ENCODINGS[key]
+        h.update(repr(key).encode())
+        h.update(repr((arr.dtype.str, arr.shape, arr.flags.writeable)).encode())
+        h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
+
+def _encode_one(image: ImageLike, model) -> np.ndarray:
+    batch = to_model_input(load_image(image))[np.newaxis]
+    return _embed(model, batch)
+
+
 def img_to_encoding(image: ImageLike, model) -> np.ndarray:
     """Encode one picture as the lesson does: shape (1, 128), unit L2 norm.
 
@@ -283,11 +375,16 @@ def img_to_encoding(image: ImageLike, model) -> np.ndarray:
     grayscale; EXIF rotation is applied) or an (H, W, 3) / (H, W) uint8 array.
     The picture is resized to 160x160 with nearest-neighbour, scaled by 1/255,
     run through ``model`` and divided by its L2 norm. Raises ImageError for a
-    missing, empty or undecodable file.
+    missing, empty or undecodable file. Pictures passed to
+    :func:`cache_encodings` are not encoded again (a fresh copy is returned).
     """
     _check_model(model)
-    batch = to_model_input(load_image(image))[np.newaxis]
-    return _embed(model, batch)
+    if _ENCODINGS:
+        key = _picture_key(image, model)
+        entry = _ENCODINGS.get(key) if key is not None else None
+        if entry is not None and entry[0] is model:
+            return entry[1].copy()
+    return _encode_one(image, model)
 
 
 def encode_images(images: Iterable[ImageLike], model, batch_size: int = 32) -> np.ndarray:
@@ -304,6 +401,12 @@ def encode_images(images: Iterable[ImageLike], model, batch_size: int = 32) -> n
     out = np.empty((len(items), EMBEDDING_SIZE), dtype=np.float32)
     for start in range(0, len(items), batch_size):
         chunk = items[start:start + batch_size]
+        if _ENCODINGS:
+            key = _chunk_key(chunk, model)
+            entry = _ENCODINGS.get(key) if key is not None else None
+            if entry is not None and entry[0] is model:
+                out[start:start + len(chunk)] = entry[1]
+                continue
         batch = np.stack([to_model_input(load_image(item)) for item in chunk])
         out[start:start + len(chunk)] = _embed(model, batch)
     return out

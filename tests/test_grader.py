@@ -168,6 +168,7 @@ def test_correct_submissions_get_full_marks(batch):
     for student in ("correct", "plain_script", "helpers", "print_flood"):
         got, top = score(batch, student)
         assert got == top > 0, (student, [r.report() for r in batch["graded"][student].results])
+        assert batch["graded"][student].notes == [], student  # nothing flagged as tampering
 
 
 def test_syntax_error_invalid_json_and_missing_function(batch):
@@ -290,3 +291,27 @@ def test_gradescope_autograder_zip_runs(tmp_path, batch):
     want = batch["graded"]["wrong_type"]
     assert res["score"] == want.score < want.max_score
     assert len(res["tests"]) == sum(len(r.cases) for r in want.results)
+
+
+def test_a_tampering_submission_cannot_affect_the_next_one(tmp_path):
+    """One worker: the first submission poisons the shared state in three ways, the
+    next (correct) one runs on the same worker slot and must still get full marks."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    poison = ("def verify(image_path, identity, database, model):\n"
+              "    import facelab.model as fm\n"
+              "    for key, (m, enc) in list(fm._ENCODINGS.items()):\n"
+              "        fm._ENCODINGS[key] = (m, enc * 0)\n"
+              "    model.set_weights([w * 0 for w in model.get_weights()])\n"
+              "    type(model).__call__ = lambda self, *a, **k: 0\n"
+              "    return 0.0, True\n")
+    (subs / "a_poison.ipynb").write_text(notebook({"verify": poison}))
+    (subs / "b_correct.ipynb").write_text(notebook())
+    g = grader.Grader(jobs=1, time_limit=60, memory_limit=4000)
+    first, second = g.grade(grader.find_submissions([subs]))
+    note = " ".join(first.notes)
+    assert "changed the grading environment" in note
+    assert "(added)" in note and "cached picture encodings" in note and "the model" in note
+    assert g.restarts == 1
+    assert second.score == second.max_score > 0, [r.report() for r in second.results]
+    assert second.notes == []

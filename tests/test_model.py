@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import numpy as np
 import pytest
 
@@ -85,3 +88,41 @@ def test_wrong_or_truncated_weights_file(tmp_path, office):
         fh.create_group("model_weights")
     with pytest.raises(ModelError, match="no weights for layer 'Conv2d_1a_3x3'"):
         load_weights(model, tmp_path / "other.h5")
+
+
+def test_encoding_cache_is_exact_read_only_and_keyed_by_file(model, office, tmp_path):
+    from facelab import model as m
+    from facelab.model import cache_encodings, clear_encoding_cache, encoding_cache_digest
+
+    pictures = sorted((office / "camera").glob("*.png"))[:6]
+    fresh_one = img_to_encoding(pictures[0], model)
+    fresh_batch = encode_images(pictures, model, batch_size=4)
+    copy = tmp_path / "copy.png"
+    shutil.copy(pictures[1], copy)
+    try:
+        assert cache_encodings(pictures + [copy], model, batch_size=4) == 7
+        digest = encoding_cache_digest()
+        hit = img_to_encoding(pictures[0], model)
+        assert np.array_equal(hit, fresh_one)  # the same code computed it: bit-identical
+        assert np.array_equal(encode_images(pictures, model, batch_size=4), fresh_batch)
+        hit[:] = 0  # callers get copies: the cache is unchanged
+        assert encoding_cache_digest() == digest
+        assert np.array_equal(img_to_encoding(pictures[0], model), fresh_one)
+        for _model, arr in m._ENCODINGS.values():
+            with pytest.raises(ValueError):
+                arr.flags.writeable = True
+        # an edited file is encoded afresh, not served from the cache
+        shutil.copy(pictures[2], copy)
+        st = copy.stat()
+        os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+        assert np.array_equal(img_to_encoding(copy, model), img_to_encoding(pictures[2], model))
+        # another model (a stand-in callable) never gets this model's encodings
+        calls = []
+
+        def other(x):
+            calls.append(1)
+            return np.ones((x.shape[0], 128), np.float32)
+        assert not np.array_equal(img_to_encoding(pictures[0], other), fresh_one) and calls
+    finally:
+        clear_encoding_cache()
+    assert encoding_cache_digest() == encoding_cache_digest() != digest
