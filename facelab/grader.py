@@ -49,8 +49,9 @@ Safety guarantees of a worker (see :func:`_lock_down`)
   submission gets fresh copies of mutable arguments and a fresh namespace;
   after each exercise the worker compares numpy/TensorFlow/facelab module
   attributes and classes (changed, removed, or added to a class) with a
-  snapshot, checks the shared model (a checksum of all 22.8 M weights, ~15 ms,
-  its compiled forward function and its attributes) and the cached picture
+  snapshot, checks the shared model (its compiled forward function and its
+  attributes; after a submission's last exercise, a checksum of all 22.8 M
+  weights, ~10 ms) and the cached picture
   encodings byte for byte, and the grader counts the worker's threads; on any
   change (monkeypatching, set_weights, a poisoned cache, a leftover thread) the
   worker is retired and replaced before the next submission. Limit: these
@@ -61,10 +62,16 @@ Safety guarantees of a worker (see :func:`_lock_down`)
 
 Speed
 -----
-Each worker loads TensorFlow and the model once (~11 s on 2 cores), encodes the
-case pictures and the office database pictures once (an opt-in, read-only
-cache in :mod:`facelab.model`; students' notebooks rebuild the database in the
-cells their functions need), then grades a submission in ~0.1 s.
+Each worker loads TensorFlow and the model once (~7 s on 2 cores), then grades
+a submission in ~0.1 s. The encodings of the pictures the cases use (and of
+the office database) are computed by the worker's trusted warm-up and kept in
+an opt-in, read-only cache (:func:`facelab.model.cache_encodings`), also on
+disk under the cache folder (``$FACELAB_CACHE/encodings``, keyed by the
+weights, the library versions and each picture's sha256), so a later run
+reads them instead of tracing and running the network (~2-3 s per worker).
+Like the weights and the pictures, that folder must not be writable by
+student code: the audit hook refuses Python-level writes; run the grader as
+a user who owns nothing secret to cover native writes (see *files* above).
 """
 
 from __future__ import annotations
@@ -85,6 +92,7 @@ import shutil
 import signal
 import struct
 import subprocess
+import symtable
 import sys
 import tempfile
 import threading
@@ -172,6 +180,33 @@ def _names_used(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
+def _global_names(table: symtable.SymbolTable) -> set[str]:
+    """Names a scope and its nested scopes look up in the module's globals."""
+    if table.get_type() == "module":
+        names = {s.get_name() for s in table.get_symbols() if s.is_referenced()}
+    else:
+        names = {s.get_name() for s in table.get_symbols() if s.is_global()}
+    for child in table.get_children():
+        names |= _global_names(child)
+    return names
+
+
+def _needs(stmt: ast.stmt) -> set[str]:
+    """The global names a top-level statement needs when it runs (or is called).
+
+    For a ``def`` or ``class`` this is exact (Python's own ``symtable``): a
+    parameter or local variable that shares its name with a notebook global
+    (``def verify(..., database, model)`` beside a ``database = ...`` cell) does
+    not pull that cell in. Other statements need every name they mention.
+    """
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        try:
+            return _global_names(symtable.symtable(ast.unparse(stmt), "<cell>", "exec"))
+        except (SyntaxError, ValueError):
+            pass
+    return _names_used(stmt)
+
+
 def _names_bound(stmt: ast.stmt) -> set[str]:
     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return {stmt.name}
@@ -229,7 +264,7 @@ def extract(cells: list[str], exercise: str) -> Extracted:
             for name in _names_bound(stmt):
                 binders[name] = (i, k, stmt)
     chosen: dict[tuple[int, int], ast.stmt] = {}
-    todo = list(_names_used(fn) - {exercise})
+    todo = list(_needs(fn) - {exercise})
     seen = set(todo)
     while todo:
         name = todo.pop()
@@ -239,7 +274,7 @@ def extract(cells: list[str], exercise: str) -> Extracted:
         if (i, k) in chosen:
             continue
         chosen[(i, k)] = stmt
-        for n in _names_used(stmt) - seen:
+        for n in _needs(stmt) - seen:
             seen.add(n)
             todo.append(n)
     for i, k, stmt in stars:
@@ -448,33 +483,34 @@ _VOLATILE_MODEL_ATTRS = frozenset({"stop_predicting", "predict_function", "_jit_
 
 
 def _weights_checksum_fn(model):
-    """A compiled function giving, per weight variable, the int64 sum of its raw bits.
+    """A compiled function: per weight variable, the wrapping int32 sum of its raw bits.
 
     Any change to a weight (set_weights, assign, a training step) changes the sum
-    of its variable; it costs ~15 ms for all 22.8 M parameters on 2 cores.
+    of its variable, short of a deliberately compensated edit. Tracing costs ~1 s
+    once per worker; a call ~10 ms for all 22.8 M weights, without copying them
+    (reading them into numpy costs ~50 ms).
     """
     from ._quiet import tf
 
-    variables = list(model.weights)
+    variables = [v.value if hasattr(v, "value") else v for v in model.weights]
 
     @tf.function
-    def sums():
-        return tf.stack([tf.reduce_sum(tf.cast(tf.bitcast(tf.convert_to_tensor(v), tf.int32), tf.int64))
-                         for v in variables])
+    def checksum():
+        return tf.stack([tf.reduce_sum(tf.bitcast(v, tf.int32)) for v in variables])
 
-    return sums
+    return lambda: checksum().numpy().tobytes()
 
 
-def _model_state(model, checksum) -> tuple:
-    """What student code must not change about the shared model: its weights, its
-    compiled forward function and its instance attributes."""
+def _model_state(model) -> tuple:
+    """What student code must not change about the shared model (cheap part):
+    its weight variables, its compiled forward function, its attributes."""
     from . import model as m
 
     weights = tuple(id(v) for v in model.weights)
     compiled = tuple(sorted((k, id(e[0]), id(e[1])) for k, e in list(m._COMPILED.items())))
     attrs = tuple(sorted((k, id(v)) for k, v in vars(model).items()
                          if k not in _VOLATILE_MODEL_ATTRS))
-    return weights, checksum().numpy().tobytes(), compiled, id(m._COMPILED), attrs
+    return weights, compiled, id(m._COMPILED), attrs
 
 
 def _fresh(obj):
@@ -613,17 +649,19 @@ def _worker_main() -> None:
     from .model import cache_encodings, img_to_encoding
     # the office database's pictures, as office_database(model) encodes them (students'
     # notebooks rebuild it in the cells their functions need)
-    cache_encodings(list(database.employee_pictures().values()), model)
+    from . import assets
+    store = assets.cache_dir() / "encodings"  # kept between runs (see cache_encodings)
+    cache_encodings(list(database.employee_pictures().values()), model, store=store)
     pictures = set()
     for args, kwargs in _all_case_args():
         pictures.update(_strings(checks.resolve(args)))
         pictures.update(_strings(checks.resolve(kwargs)))
     from ._quiet import tf
     # the case pictures' encodings, computed once here (read-only, checked after each exercise)
-    cache_encodings(sorted(p for p in pictures if os.path.isfile(p)), model)
+    cache_encodings(sorted(p for p in pictures if os.path.isfile(p)), model, batch_size=None,
+                    store=store)
     img_to_encoding(checks.resolve(checks.Resource("camera", ("madonna", 1))), model)
     float(tf.reduce_sum(tf.maximum(tf.constant([1.0]) - 0.5, 0.0)))
-    checksum = _weights_checksum_fn(model)
     # the expected values, computed here while only trusted code has run; the grader judges
     try:
         expected, expected_error = _expected_values(), None
@@ -639,7 +677,8 @@ def _worker_main() -> None:
     gc.collect()
     snap = _snapshot(model)
     encodings = _encodings_state(model)
-    model_state = _model_state(model, checksum)
+    weights_checksum = _weights_checksum_fn(model)
+    model_state, weights_sum = _model_state(model), weights_checksum()
     threads = threading.active_count()
     _lock_down(workroot)
     say({"t": "hello", "pid": os.getpid(), "expected": expected, "expected_error": expected_error})
@@ -696,10 +735,13 @@ def _worker_main() -> None:
         except Exception:  # noqa: BLE001
             changed.append("the cached picture encodings")
         try:
-            if _model_state(model, checksum) != model_state:
-                changed.append("the model (its weights or attributes)")
+            if _model_state(model) != model_state:
+                changed.append("the model (its attributes)")
+            # the weights are summed once per submission, after its last exercise
+            if job.get("check_weights", True) and weights_checksum() != weights_sum:
+                changed.append("the model's weights")
         except Exception:  # noqa: BLE001
-            changed.append("the model (its weights or attributes)")
+            changed.append("the model")
         if threading.active_count() > threads:
             changed.append("a thread left running")
         say({"t": "end", "tainted": changed})
@@ -821,11 +863,16 @@ class Worker:
                 self.kill()
                 raise WorkerDied(f"used more than {self.memory_limit:g} MB of memory ({what})")
 
-    def run(self, name: str, pieces: list[Piece], cases: list, workdir: str):
-        """Yield ("defined", msg), ("case", i, Outcome) ..., ("end", tainted)."""
+    def run(self, name: str, pieces: list[Piece], cases: list, workdir: str,
+            check_weights: bool = True):
+        """Yield ("defined", msg), ("case", i, Outcome) ..., ("end", tainted).
+
+        ``check_weights``: also checksum the model's weights afterwards (the
+        grader asks for it after a submission's last exercise).
+        """
         self.ready()
         job = {"name": name, "pieces": [{"label": p.label, "source": p.source} for p in pieces],
-               "cases": cases, "workdir": workdir}
+               "cases": cases, "workdir": workdir, "check_weights": check_weights}
         try:
             _send(self.proc.stdin.fileno(), pickle.dumps(job))
         except OSError:
@@ -976,22 +1023,24 @@ class Grader:
             pass  # reported by the first exercise, which starts a fresh worker
         t0 = time.monotonic()
         results, notes = [], []
+        problems = {}
         for name, cs in self.cases.items():
             ex = sub.exercises[name]
             if ex.problem:
-                results.append(checks.CheckResult(name, tuple(_fail_all(
-                    name, cs, ex.problem, "Fix the notebook, then resubmit."))))
-                continue
-            bad = next((p for c in cs if (p := signature_problem(name, ex.signature, c))), None)
-            if bad:
-                results.append(checks.CheckResult(name, tuple(_fail_all(
-                    name, cs, bad, "Keep the parameters of the lesson's `def` line unchanged."))))
+                problems[name] = (ex.problem, "Fix the notebook, then resubmit.")
+            elif bad := next((p for c in cs if (p := signature_problem(name, ex.signature, c))), None):
+                problems[name] = (bad, "Keep the parameters of the lesson's `def` line unchanged.")
+        last_run = ([n for n in self.cases if n not in problems] or [None])[-1]
+        for name, cs in self.cases.items():
+            ex = sub.exercises[name]
+            if name in problems:
+                results.append(checks.CheckResult(name, tuple(_fail_all(name, cs, *problems[name]))))
                 continue
             done: list[checks.CaseResult] = []
             payload = [(i, c.args, c.kwargs) for i, c in enumerate(cs)]
             try:
                 workdir = worker.workdir()
-                for ev in worker.run(name, ex.pieces, payload, workdir):
+                for ev in worker.run(name, ex.pieces, payload, workdir, check_weights=name == last_run):
                     if ev[0] == "defined":
                         msg = ev[1]
                         notes += [str(n) for n in msg.get("notes") or []]
@@ -1005,7 +1054,7 @@ class Grader:
                         worker.kill()
                         self.restarts += 1
                         notes.append(f"{name}: your code changed the grading environment "
-                                     f"({', '.join(map(str, ev[1][:3]))}); it was reset after this exercise")
+                                     f"({', '.join(map(str, ev[1][:5]))}); it was reset after this exercise")
                 shutil.rmtree(workdir, ignore_errors=True)
             except WorkerDied as exc:
                 self.restarts += 1
@@ -1020,12 +1069,17 @@ class Grader:
         return GradedSubmission(sub.student, str(sub.path), results, time.monotonic() - t0, notes)
 
     def grade(self, files: list[tuple[Path, str]], progress=None) -> list[GradedSubmission]:
-        subs = [load_submission(p, sid) for p, sid in files]
-        n = min(self.jobs, len(subs))
+        n = min(self.jobs, len(files))
         workers = [Worker(self.time_limit, self.memory_limit, self.network_isolation,
                           on_hello=self._take_expected) for _ in range(n)]
-        for w in workers:
+        for w in workers:  # they warm up (~7 s) while the submissions are parsed here
             w.start()
+        try:
+            subs = [load_submission(p, sid) for p, sid in files]
+        except BaseException:
+            for w in workers:
+                w.kill()
+            raise
         todo: queue.Queue = queue.Queue()
         for k, s in enumerate(subs):
             todo.put((k, s))
@@ -1157,6 +1211,8 @@ ROOT="${AUTOGRADER_ROOT:-/autograder}"
 apt-get update && apt-get install -y python3 python3-pip util-linux
 python3 -m pip install "$ROOT/source"
 cd "$ROOT/source" && python3 -m facelab.cli fetch
+# one worker warm-up leaves the test pictures' encodings in the on-disk store of the image
+python3 -c "from facelab.grader import prepare; prepare()"
 """
 
 
@@ -1182,6 +1238,16 @@ def build_autograder_zip(out: Path) -> Path:
                    "The hidden cases live in facelab/checks.py (cases(name, include_hidden=True)); "
                    "assets are fetched by setup.sh into source/weights and source/images.\n")
     return out
+
+
+def prepare() -> None:
+    """Warm one worker up and stop it: what it computes once (the test pictures'
+    encodings) is then in the on-disk store, so later runs start faster."""
+    w = Worker(time_limit=DEFAULT_TIME_LIMIT, memory_limit=0)
+    try:
+        w.ready()
+    finally:
+        w.kill()
 
 
 def autograder_main(argv=None) -> None:

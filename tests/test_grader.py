@@ -294,24 +294,29 @@ def test_gradescope_autograder_zip_runs(tmp_path, batch):
 
 
 def test_a_tampering_submission_cannot_affect_the_next_one(tmp_path):
-    """One worker: the first submission poisons the shared state in three ways, the
-    next (correct) one runs on the same worker slot and must still get full marks."""
+    """One worker: the first submission poisons the shared state in three ways (the
+    weights in verify, whose checksum runs after the submission's last exercise; the
+    cached encodings and a class attribute in who_is_it); the next, correct, submission
+    runs on the same worker slot and must still get full marks."""
     subs = tmp_path / "subs"
     subs.mkdir()
-    poison = ("def verify(image_path, identity, database, model):\n"
+    zero_weights = ("def verify(image_path, identity, database, model):\n"
+                    "    model.set_weights([w * 0 for w in model.get_weights()])\n"
+                    "    return 0.0, True\n")
+    poison = ("def who_is_it(image_path, database, model):\n"
               "    import facelab.model as fm\n"
               "    for key, (m, enc) in list(fm._ENCODINGS.items()):\n"
               "        fm._ENCODINGS[key] = (m, enc * 0)\n"
-              "    model.set_weights([w * 0 for w in model.get_weights()])\n"
               "    type(model).__call__ = lambda self, *a, **k: 0\n"
-              "    return 0.0, True\n")
-    (subs / "a_poison.ipynb").write_text(notebook({"verify": poison}))
+              "    return 0.0, None\n")
+    (subs / "a_poison.ipynb").write_text(notebook({"verify": zero_weights, "who_is_it": poison}))
     (subs / "b_correct.ipynb").write_text(notebook())
     g = grader.Grader(jobs=1, time_limit=60, memory_limit=4000)
     first, second = g.grade(grader.find_submissions([subs]))
     note = " ".join(first.notes)
     assert "changed the grading environment" in note
-    assert "(added)" in note and "cached picture encodings" in note and "the model" in note
+    for what in ("(added)", "cached picture encodings", "the model's weights"):
+        assert what in note, (what, note)
     assert g.restarts == 1
     assert second.score == second.max_score > 0, [r.report() for r in second.results]
     assert second.notes == []

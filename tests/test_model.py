@@ -126,3 +126,36 @@ def test_encoding_cache_is_exact_read_only_and_keyed_by_file(model, office, tmp_
     finally:
         clear_encoding_cache()
     assert encoding_cache_digest() == encoding_cache_digest() != digest
+
+
+def test_encoding_store_is_reused_across_processes_and_survives_damage(model, office, tmp_path,
+                                                                       monkeypatch):
+    from facelab import model as m
+    from facelab.model import cache_encodings, clear_encoding_cache
+
+    pictures = sorted((office / "camera").glob("*.png"))[:3]
+    store = tmp_path / "store"
+    fresh_one = np.concatenate([img_to_encoding(p, model) for p in pictures])
+    fresh_batch = encode_images(pictures, model, batch_size=2)
+    try:
+        assert cache_encodings(pictures, model, batch_size=2, store=store) == 3
+        (stored,) = store.glob("encodings-*.npz")
+        clear_encoding_cache()  # as in a new process: only the file remains
+
+        def no_model(*_a, **_k):
+            raise AssertionError("encoded again instead of reading the store")
+        with monkeypatch.context() as mp:
+            mp.setattr(m, "_embed", no_model)
+            cache_encodings(pictures, model, batch_size=2, store=store)
+            loop = np.concatenate([img_to_encoding(p, model) for p in pictures])
+            batch = encode_images(pictures, model, batch_size=2)
+        assert np.array_equal(loop, fresh_one) and np.array_equal(batch, fresh_batch)
+        # a damaged store file is ignored, encoded afresh and rewritten whole
+        clear_encoding_cache()
+        stored.write_bytes(b"not an npz")
+        cache_encodings(pictures, model, batch_size=2, store=store)
+        assert np.array_equal(np.concatenate([img_to_encoding(p, model) for p in pictures]), fresh_one)
+        assert sorted(p.name for p in store.iterdir()) == [stored.name]  # no temporary files left
+        assert len(np.load(stored).files) == 3 + 2  # 3 pictures, 2 batches
+    finally:
+        clear_encoding_cache()
