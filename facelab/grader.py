@@ -40,10 +40,17 @@ Safety guarantees of a worker (see :func:`_lock_down`)
   directory, reads outside Python's own files, the facelab package (minus
   checks/exercises/expected/grader, which hold the hidden cases and the
   reference solutions), the weights and the pictures; it also refuses
-  subprocesses, fork, exec, kill, ctypes and gc introspection. Limits: the
-  hook guards Python-level access; native code already loaded (e.g.
-  TensorFlow's own file ops, ``tf.io.read_file``) is not covered by it, so
-  run the grader as a user who owns nothing secret when that matters.
+  subprocesses, fork, exec, kill, ctypes and gc introspection. The hook
+  guards Python-level access only; native code already loaded (TensorFlow's
+  own file ops, ``tf.io.read_file``) is not covered by it. So, when
+  ``unshare -m`` works (root, or user namespaces), each worker also runs in
+  a mount namespace of its own, where, before any student code runs, it
+  covers the hidden cases' and reference solutions' modules, the folders the
+  batch's submissions came from, the output folder and the repository's
+  solution notebooks, tests and git history with empty mounts (see
+  :func:`hidden_paths`); native reads find nothing there. Where namespaces
+  are not allowed only the hook remains: run the grader as a user who owns
+  nothing secret.
 * isolation between submissions: the worker removes the reference solutions
   and the hidden cases from its memory before any student code runs; each
   submission gets fresh copies of mutable arguments and a fresh namespace;
@@ -644,6 +651,7 @@ def _worker_main() -> None:
     def say(msg):
         _send(wfd, json.dumps(msg).encode())
 
+    setup = pickle.loads(_recv(rfd))  # from the grader: what to hide
     model = checks.build_resource(checks.MODEL)
     from . import database
     from .model import cache_encodings, img_to_encoding
@@ -680,8 +688,11 @@ def _worker_main() -> None:
     weights_checksum = _weights_checksum_fn(model)
     model_state, weights_sum = _model_state(model), weights_checksum()
     threads = threading.active_count()
+    not_hidden = _hide(setup.get("hide") or {}) if setup.get("mount_namespace") else None
+    del setup
     _lock_down(workroot)
-    say({"t": "hello", "pid": os.getpid(), "expected": expected, "expected_error": expected_error})
+    say({"t": "hello", "pid": os.getpid(), "expected": expected, "expected_error": expected_error,
+         "not_hidden": not_hidden})
     del expected
     sink = io.StringIO()
     while True:
@@ -755,15 +766,76 @@ class WorkerDied(Exception):
         self.reason = reason
 
 
-def _unshare_works() -> bool:
+def _unshare_flags() -> list[str]:
+    """The `unshare` flags that work here: new mount + network namespaces (as root,
+    or through a user namespace), else network only, else [] (no namespaces)."""
     global _UNSHARE
     if _UNSHARE is None:
         exe = shutil.which("unshare")
-        _UNSHARE = bool(exe) and subprocess.run([exe, "-n", "true"], capture_output=True).returncode == 0
+        _UNSHARE = []
+        for flags in (["-m", "-n"], ["-r", "-m", "-n"], ["-n"]) if exe else ():
+            if subprocess.run([exe, *flags, "true"], capture_output=True).returncode == 0:
+                _UNSHARE = flags
+                break
     return _UNSHARE
 
 
-_UNSHARE: bool | None = None
+def _unshare_works() -> bool:
+    return bool(_unshare_flags())
+
+
+_UNSHARE: list[str] | None = None
+
+
+def hidden_paths(submissions=(), out=None) -> dict:
+    """What a worker hides from student code with mounts (when it has a mount namespace).
+
+    Files (each covered by /dev/null): the modules holding the hidden cases and
+    the reference solutions, and every submission of the batch. Folders (each
+    covered by an empty read-only tmpfs): the folders the submissions came
+    from, the package's bytecode cache, the repository's solution notebooks,
+    tests and git history, and the output folder. A folder that holds what the worker needs (Python, the package,
+    the pictures, the weights, the temporary folder) is never hidden.
+    """
+    import facelab
+    from . import assets
+
+    pkg = Path(facelab.__file__).resolve().parent
+    subs = [Path(s).resolve() for s in submissions]
+    files = [pkg / f"{n}.py" for n in _SECRET_MODULES] + subs
+    dirs = [pkg / "__pycache__"] + [pkg.parent / n for n in (".git", "notebooks", "tests")]
+    dirs += [s.parent for s in subs]  # the folders they came from (other students' files)
+    if out is not None:
+        dirs.append(Path(out).resolve())
+    needed = [Path(p).resolve() for p in (sys.prefix, sys.base_prefix, pkg, assets.images_dir(),
+                                          assets.weights_dir(), tempfile.gettempdir())]
+
+    def keeps(d: Path) -> bool:
+        return any(n == d or d in n.parents for n in needed)
+    return {"files": sorted({str(f) for f in files if f.is_file()}),
+            "dirs": sorted({str(d) for d in dirs if d.is_dir() and not keeps(d)})}
+
+
+def _hide(paths: dict) -> list[str]:
+    """Cover ``paths`` (see :func:`hidden_paths`) with mounts; returns what could not be hidden.
+
+    Runs in the worker, in its own mount namespace, before lock-down: the
+    mounts are invisible outside it and vanish with it. Without a mount
+    namespace every mount fails and the audit hook stays the only guard.
+    """
+    import ctypes
+    import ctypes.util
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    ms_rdonly, ms_bind = 1, 4096
+    failed = []
+    for f in paths.get("files", ()):
+        if libc.mount(b"/dev/null", os.fsencode(f), None, ms_bind, None) != 0:
+            failed.append(f)
+    for d in paths.get("dirs", ()):
+        if libc.mount(b"tmpfs", os.fsencode(d), b"tmpfs", ms_rdonly, b"size=4k,mode=0555") != 0:
+            failed.append(d)
+    return failed
 
 
 def _rss_mb(pid: int) -> float:
@@ -788,10 +860,13 @@ class Worker:
     """A long-lived sandboxed process that calls student functions."""
 
     def __init__(self, time_limit: float, memory_limit: float, network_isolation: bool = True,
-                 on_hello=None):
+                 on_hello=None, hide: dict | None = None):
         self.time_limit, self.memory_limit = time_limit, memory_limit
         self.on_hello = on_hello  # called with the hello message (it carries the expected values)
-        self.isolate = network_isolation and _unshare_works()
+        self.hide = hide if hide is not None else hidden_paths()
+        self.flags = _unshare_flags() if network_isolation else []
+        self.isolate = bool(self.flags)
+        self.not_hidden: list | None = None  # after start-up: what the mounts could not hide
         self.proc: subprocess.Popen | None = None
         self.root: str | None = None
         self.tasks = 0
@@ -801,7 +876,7 @@ class Worker:
         self.root = tempfile.mkdtemp(prefix="facelab-worker-")
         cmd = [sys.executable, "-c", "from facelab.grader import _worker_main; _worker_main()"]
         if self.isolate:
-            cmd = [shutil.which("unshare"), "-n", *cmd]
+            cmd = [shutil.which("unshare"), *self.flags, *cmd]
         env = dict(os.environ, TMPDIR=self.root, PYTHONDONTWRITEBYTECODE="1",
                    MPLCONFIGDIR=self.root)
         from . import assets
@@ -809,6 +884,11 @@ class Worker:
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, cwd=self.root, env=env,
                                      start_new_session=True)
+        setup = {"mount_namespace": "-m" in self.flags, "hide": self.hide}
+        try:  # through the pipe, not the environment: student code can read os.environ
+            _send(self.proc.stdin.fileno(), pickle.dumps(setup))
+        except OSError:
+            pass  # the worker died at once; ready() reports it
         self.starts += 1
         self._hello = False
 
@@ -822,6 +902,7 @@ class Worker:
                 raise WorkerDied("the worker did not start")
             self._hello = True
             self.tasks = _task_count(self.proc.pid)
+            self.not_hidden = msg.get("not_hidden")
             if self.on_hello is not None:
                 self.on_hello(msg)
 
@@ -1068,10 +1149,14 @@ class Grader:
             results.append(checks.CheckResult(name, tuple(done[:len(cs)])))
         return GradedSubmission(sub.student, str(sub.path), results, time.monotonic() - t0, notes)
 
-    def grade(self, files: list[tuple[Path, str]], progress=None) -> list[GradedSubmission]:
+    def grade(self, files: list[tuple[Path, str]], progress=None,
+              out: Path | None = None) -> list[GradedSubmission]:
+        """Grade ``files`` ((path, student) pairs); ``out``, the report folder, is hidden
+        from student code like the other submissions (see :func:`hidden_paths`)."""
         n = min(self.jobs, len(files))
+        hide = hidden_paths([f for f, _ in files], out)
         workers = [Worker(self.time_limit, self.memory_limit, self.network_isolation,
-                          on_hello=self._take_expected) for _ in range(n)]
+                          on_hello=self._take_expected, hide=hide) for _ in range(n)]
         for w in workers:  # they warm up (~7 s) while the submissions are parsed here
             w.start()
         try:
@@ -1178,7 +1263,8 @@ def grade(paths, out, jobs: int | None = None, time_limit: float = DEFAULT_TIME_
     """Grade the submissions found in ``paths``; write the reports into ``out``."""
     files = find_submissions(paths)
     grader = Grader(jobs, time_limit, memory_limit, network_isolation)
-    graded = grader.grade(files, progress)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    graded = grader.grade(files, progress, out=Path(out))
     write_reports(graded, Path(out))
     return graded
 

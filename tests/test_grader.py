@@ -97,6 +97,9 @@ def batch(tmp_path_factory):
     t = threading.Thread(target=accept, daemon=True)
     t.start()
     ok = "    return float(np.linalg.norm(image_a - image_b))\n"
+    # the hidden cases, the reference solutions, another submission, a solution notebook
+    native_targets = [str(Path(grader.__file__).with_name(n)) for n in ("checks.py", "exercises.py")]
+    native_targets += [str(subs / "correct.ipynb"), str(ROOT / "notebooks" / "4_face_verification.ipynb")]
     books = {
         "correct": notebook(extra=["for i in range(3):\n    print(i)", "%matplotlib inline\n!ls"]),
         "syntax_error": notebook(pd("    return 0 +\n")),
@@ -130,6 +133,14 @@ def batch(tmp_path_factory):
                               "    _socket.socket()\n    return 0.0\n"}),
         "import_time": notebook(extra=[f"open({str(outside / 'import_ran')!r}, 'w').write('x')",
                                        "import os\nos._exit(1)", "while True:\n    pass"]),
+        "native_read": notebook(pd(
+            "    out = []\n"
+            f"    for p in {native_targets!r}:\n"
+            "        try:\n"
+            "            out.append(f'READ {len(tf.io.read_file(p).numpy())}')\n"
+            "        except Exception as exc:\n"
+            "            out.append(f'HIDDEN {type(exc).__name__}')\n"
+            "    raise RuntimeError(' '.join(out))\n")),
         "helpers": notebook(pd("    return SCALE * float(np.linalg.norm(_diff(image_a, image_b)))\n"),
                             extra=["def _diff(a, b):\n    return a - b", "SCALE = 1.0"]),
     }
@@ -221,6 +232,18 @@ def test_files_outside_the_sandbox(batch):
     assert "is not allowed" in messages(batch, "files", "verify")
 
 
+def test_native_code_cannot_read_the_hidden_cases_or_other_submissions(batch):
+    """tf.io.read_file is native code (the audit hook never sees it): the worker's
+    own mount namespace covers those files, when the machine allows namespaces."""
+    if "-m" not in grader._unshare_flags():
+        pytest.skip("no mount namespace here (unshare -m fails): only the audit hook guards reads")
+    msg = messages(batch, "native_read", "pixel_distance")
+    reads = msg.split("RuntimeError: ", 1)[1].split(" | ")[0].split()
+    assert reads.count("READ") + reads.count("HIDDEN") == 4, msg
+    assert all(n == "0" for w, n in zip(reads, reads[1:]) if w == "READ"), msg  # empty, if anything
+    assert (ROOT / "facelab" / "checks.py").stat().st_size > 1000  # the grader's own view is intact
+
+
 def test_no_network(batch):
     assert score(batch, "socket", "pixel_distance")[0] == 0
     assert score(batch, "socket", "triplet_loss")[0] == 0
@@ -261,6 +284,19 @@ def test_extraction_takes_only_what_the_function_needs():
     src = "\n".join(p.source for p in ex.pieces)
     assert ex.problem is None and "os.system" not in src and "print(1)" not in src
     assert "def helper" in src and "K = 2" in src and "import numpy as np" in src
+
+
+
+def test_extraction_ignores_globals_shadowed_by_parameters():
+    cells = ["import numpy as np\nfrom facelab.model import img_to_encoding, load_pretrained",
+             "model = load_pretrained()\ndatabase = office_database(model)",
+             "THRESH = 0.7",
+             "# GRADED FUNCTION: verify\ndef verify(image_path, identity, database, model):\n"
+             "    d = float(np.linalg.norm(img_to_encoding(image_path, model) - database[identity]))\n"
+             "    return d, d < THRESH"]
+    src = "\n".join(p.source for p in grader.extract(cells, "verify").pieces)
+    assert "load_pretrained()" not in src and "office_database" not in src  # not needed: parameters
+    assert "THRESH = 0.7" in src and "img_to_encoding" in src
 
 
 def test_cli_help_and_errors(tmp_path):
