@@ -1048,20 +1048,6 @@ class Grader:
         self._expected_lock = threading.Lock()
         self.restarts = 0
 
-    def _compute_expected(self) -> None:
-        """Compute the expected values in this process (loads TensorFlow; not used by grade)."""
-        try:
-            exp = {}
-            with contextlib.redirect_stdout(io.StringIO()):
-                for name, cs in self.cases.items():
-                    for i, c in enumerate(cs):
-                        exp[(name, i)] = c.expect()
-            self._expected = exp
-        except BaseException as exc:  # noqa: BLE001
-            self._expected_error = exc
-        finally:
-            self._expected_ready.set()
-
     def _take_expected(self, hello: dict) -> None:
         """Keep the expected values a fresh worker computed before running any student code.
 

@@ -15,6 +15,7 @@ import threading
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from facelab import grader
@@ -356,3 +357,14 @@ def test_a_tampering_submission_cannot_affect_the_next_one(tmp_path):
     assert g.restarts == 1
     assert second.score == second.max_score > 0, [r.report() for r in second.results]
     assert second.notes == []
+
+
+def test_prepare_leaves_the_test_pictures_encodings_in_the_store(tmp_path, monkeypatch):
+    """What Gradescope's setup.sh runs once, so that each submission's run starts faster."""
+    monkeypatch.setenv("FACELAB_CACHE", str(tmp_path / "cache"))
+    grader.prepare()
+    (store,) = (tmp_path / "cache" / "encodings").glob("encodings-*.npz")
+    with np.load(store) as data:
+        names = data.files
+    assert sum(n.startswith("one-") for n in names) >= 10  # case and database pictures
+    assert any(n.startswith("batch-") for n in names)       # the office database as a batch
