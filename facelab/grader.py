@@ -48,9 +48,10 @@ Safety guarantees of a worker (see :func:`_lock_down`)
   covers the hidden cases' and reference solutions' modules, the folders the
   batch's submissions came from, the output folder and the repository's
   solution notebooks, tests and git history with empty mounts (see
-  :func:`hidden_paths`); native reads find nothing there. Where namespaces
-  are not allowed only the hook remains: run the grader as a user who owns
-  nothing secret.
+  :func:`hidden_paths`), and remounts the root filesystem read-only except
+  its own directory; native reads find nothing there, native writes fail.
+  Where namespaces are not allowed only the hook remains: run the grader as a
+  user who owns nothing secret.
 * isolation between submissions: the worker removes the reference solutions
   and the hidden cases from its memory before any student code runs; each
   submission gets fresh copies of mutable arguments and a fresh namespace;
@@ -688,7 +689,7 @@ def _worker_main() -> None:
     weights_checksum = _weights_checksum_fn(model)
     model_state, weights_sum = _model_state(model), weights_checksum()
     threads = threading.active_count()
-    not_hidden = _hide(setup.get("hide") or {}) if setup.get("mount_namespace") else None
+    not_hidden = _confine(setup.get("hide") or {}, workroot) if setup.get("mount_namespace") else None
     del setup
     _lock_down(workroot)
     say({"t": "hello", "pid": os.getpid(), "expected": expected, "expected_error": expected_error,
@@ -816,18 +817,20 @@ def hidden_paths(submissions=(), out=None) -> dict:
             "dirs": sorted({str(d) for d in dirs if d.is_dir() and not keeps(d)})}
 
 
-def _hide(paths: dict) -> list[str]:
-    """Cover ``paths`` (see :func:`hidden_paths`) with mounts; returns what could not be hidden.
+def _confine(paths: dict, workroot: str) -> list[str]:
+    """Hide ``paths`` (see :func:`hidden_paths`) and make the filesystem read-only but
+    ``workroot``, with mounts; returns what could not be done.
 
     Runs in the worker, in its own mount namespace, before lock-down: the
-    mounts are invisible outside it and vanish with it. Without a mount
-    namespace every mount fails and the audit hook stays the only guard.
+    mounts are invisible outside it and vanish with it, and they hold for
+    native code too (``tf.io.read_file``, ``tf.io.write_file``). Without a
+    mount namespace every mount fails and the audit hook stays the only guard.
     """
     import ctypes
     import ctypes.util
 
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    ms_rdonly, ms_bind = 1, 4096
+    ms_rdonly, ms_remount, ms_bind = 1, 32, 4096
     failed = []
     for f in paths.get("files", ()):
         if libc.mount(b"/dev/null", os.fsencode(f), None, ms_bind, None) != 0:
@@ -835,6 +838,12 @@ def _hide(paths: dict) -> list[str]:
     for d in paths.get("dirs", ()):
         if libc.mount(b"tmpfs", os.fsencode(d), b"tmpfs", ms_rdonly, b"size=4k,mode=0555") != 0:
             failed.append(d)
+    # the worker's own folder becomes a mount of its own (it stays writable), then the
+    # root filesystem is remounted read-only in this namespace
+    root = os.fsencode(workroot)
+    if (libc.mount(root, root, None, ms_bind, None) != 0
+            or libc.mount(None, b"/", None, ms_remount | ms_bind | ms_rdonly, None) != 0):
+        failed.append("/ (read-only)")
     return failed
 
 

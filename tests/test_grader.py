@@ -141,7 +141,15 @@ def batch(tmp_path_factory):
             "            out.append(f'READ {len(tf.io.read_file(p).numpy())}')\n"
             "        except Exception as exc:\n"
             "            out.append(f'HIDDEN {type(exc).__name__}')\n"
-            "    raise RuntimeError(' '.join(out))\n")),
+            "    raise RuntimeError(' '.join(out))\n")
+            | {"triplet_loss": "def triplet_loss(y_true, y_pred, alpha=0.2):\n"
+               f"    for p in {[str(outside / 'native_pwned'), str(ROOT / 'facelab' / 'native_pwned.py')]!r}:\n"
+               "        try:\n"
+               "            tf.io.write_file(p, 'x')\n"
+               "        except Exception:\n"
+               "            pass\n"
+               "    tf.io.write_file('own_file.txt', 'x')  # its own folder stays writable\n"
+               "    return tf.io.read_file('own_file.txt')\n"}),
         "helpers": notebook(pd("    return SCALE * float(np.linalg.norm(_diff(image_a, image_b)))\n"),
                             extra=["def _diff(a, b):\n    return a - b", "SCALE = 1.0"]),
     }
@@ -243,6 +251,11 @@ def test_native_code_cannot_read_the_hidden_cases_or_other_submissions(batch):
     assert reads.count("READ") + reads.count("HIDDEN") == 4, msg
     assert all(n == "0" for w, n in zip(reads, reads[1:]) if w == "READ"), msg  # empty, if anything
     assert (ROOT / "facelab" / "checks.py").stat().st_size > 1000  # the grader's own view is intact
+    # native writes: refused everywhere but the worker's own folder
+    assert not (batch["outside"] / "native_pwned").exists()
+    assert not (ROOT / "facelab" / "native_pwned.py").exists()
+    own = messages(batch, "native_read", "triplet_loss")
+    assert "raised" not in own and own, own  # it wrote and read back its own file (then a wrong answer)
 
 
 def test_no_network(batch):
