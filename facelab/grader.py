@@ -11,8 +11,10 @@ How a submission is graded
    exercise of :func:`facelab.checks.exercises` the ``def name(...)`` of the
    ``# GRADED FUNCTION: name`` cell is taken (else the last top-level
    definition of that name), plus only what it needs: the imports binding
-   names it uses and the student's own top-level helpers/constants it
-   references (transitively). Nothing else of the notebook ever runs.
+   the global names it uses (found with :mod:`symtable`, so a parameter named
+   like a notebook global, e.g. ``database``, does not count) and the
+   student's own top-level helpers/constants it references (transitively).
+   Nothing else of the notebook ever runs.
 2. *Calling* happens in a long-lived worker process (TensorFlow, the model
    and the office database loaded once per worker): the worker receives the
    extracted source and the cases' arguments (Resource markers, no expected
@@ -59,10 +61,10 @@ Safety guarantees of a worker (see :func:`_lock_down`)
   attributes and classes (changed, removed, or added to a class) with a
   snapshot, checks the shared model (its compiled forward function and its
   attributes; after a submission's last exercise, a checksum of all 22.8 M
-  weights, ~10 ms) and the cached picture
-  encodings byte for byte, and the grader counts the worker's threads; on any
-  change (monkeypatching, set_weights, a poisoned cache, a leftover thread) the
-  worker is retired and replaced before the next submission. Limit: these
+  weights, ~10 ms) and the cached picture encodings byte for byte, and the
+  grader counts the worker's threads; on any change (monkeypatching,
+  set_weights, a poisoned cache, a leftover thread) the worker is retired and
+  replaced before the next submission. Limit: these
   checks run in the same process as the student's code, which could in
   principle reach the reference state by frame introspection and fake it; the
   process boundary protects the scores, these checks protect the next
@@ -78,8 +80,9 @@ disk under the cache folder (``$FACELAB_CACHE/encodings``, keyed by the
 weights, the library versions and each picture's sha256), so a later run
 reads them instead of tracing and running the network (~2-3 s per worker).
 Like the weights and the pictures, that folder must not be writable by
-student code: the audit hook refuses Python-level writes; run the grader as
-a user who owns nothing secret to cover native writes (see *files* above).
+student code: the audit hook refuses Python-level writes and the read-only
+mount namespace native ones (where namespaces are not allowed, run the grader
+as a user who cannot write there; see *files* above).
 """
 
 from __future__ import annotations

