@@ -807,7 +807,9 @@ def hidden_paths(submissions=(), out=None) -> dict:
     pkg = Path(facelab.__file__).resolve().parent
     subs = [Path(s).resolve() for s in submissions]
     files = [pkg / f"{n}.py" for n in _SECRET_MODULES] + subs
-    dirs = [pkg / "__pycache__"] + [pkg.parent / n for n in (".git", "notebooks", "tests")]
+    dirs = [pkg / "__pycache__"]
+    if (pkg.parent / "pyproject.toml").is_file():  # a source checkout, not site-packages
+        dirs += [pkg.parent / n for n in (".git", "notebooks", "tests")]
     dirs += [s.parent for s in subs]  # the folders they came from (other students' files)
     if out is not None:
         dirs.append(Path(out).resolve())
