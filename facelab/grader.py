@@ -474,18 +474,6 @@ def _expected_values() -> list:
     return out
 
 
-def _encodings_state(model) -> tuple:
-    """Everything about the worker's cached picture encodings that must not change."""
-    from . import model as m
-
-    cache = m._ENCODINGS
-    return tuple(sorted((
-        (key, entry[0] is model, type(entry[1]) is np.ndarray, id(entry[1]),
-         entry[1].dtype.str, entry[1].shape, entry[1].flags.writeable,
-         isinstance(entry[1].base, bytes), entry[1].tobytes())
-        for key, entry in list(cache.items())), key=lambda t: repr(t[0]))), id(cache)
-
-
 # Keras sets these on a model instance during ordinary use (model.predict); they are not
 # part of what a student could swap to change later submissions' results.
 _VOLATILE_MODEL_ATTRS = frozenset({"stop_predicting", "predict_function", "_jit_compile",
@@ -658,7 +646,7 @@ def _worker_main() -> None:
     setup = pickle.loads(_recv(rfd))  # from the grader: what to hide
     model = checks.build_resource(checks.MODEL)
     from . import database
-    from .model import cache_encodings, img_to_encoding
+    from .model import cache_encodings, encoding_cache_digest
     # the office database's pictures, as office_database(model) encodes them (students'
     # notebooks rebuild it in the cells their functions need)
     from . import assets
@@ -668,12 +656,9 @@ def _worker_main() -> None:
     for args, kwargs in _all_case_args():
         pictures.update(_strings(checks.resolve(args)))
         pictures.update(_strings(checks.resolve(kwargs)))
-    from ._quiet import tf
     # the case pictures' encodings, computed once here (read-only, checked after each exercise)
     cache_encodings(sorted(p for p in pictures if os.path.isfile(p)), model, batch_size=None,
                     store=store)
-    img_to_encoding(checks.resolve(checks.Resource("camera", ("madonna", 1))), model)
-    float(tf.reduce_sum(tf.maximum(tf.constant([1.0]) - 0.5, 0.0)))
     # the expected values, computed here while only trusted code has run; the grader judges
     try:
         expected, expected_error = _expected_values(), None
@@ -688,7 +673,7 @@ def _worker_main() -> None:
     import gc
     gc.collect()
     snap = _snapshot(model)
-    encodings = _encodings_state(model)
+    encodings = encoding_cache_digest()  # (a local name: student code cannot rebind it)
     weights_checksum = _weights_checksum_fn(model)
     model_state, weights_sum = _model_state(model), weights_checksum()
     threads = threading.active_count()
@@ -745,7 +730,7 @@ def _worker_main() -> None:
                 say({"t": "case", "i": i, "outcome": payload})
         changed = _tampered(snap)
         try:
-            if _encodings_state(model) != encodings:
+            if encoding_cache_digest() != encodings:
                 changed.append("the cached picture encodings")
         except Exception:  # noqa: BLE001
             changed.append("the cached picture encodings")
@@ -784,10 +769,6 @@ def _unshare_flags() -> list[str]:
     return _UNSHARE
 
 
-def _unshare_works() -> bool:
-    return bool(_unshare_flags())
-
-
 _UNSHARE: list[str] | None = None
 
 
@@ -798,8 +779,9 @@ def hidden_paths(submissions=(), out=None) -> dict:
     the reference solutions, and every submission of the batch. Folders (each
     covered by an empty read-only tmpfs): the folders the submissions came
     from, the package's bytecode cache, the repository's solution notebooks,
-    tests and git history, and the output folder. A folder that holds what the worker needs (Python, the package,
-    the pictures, the weights, the temporary folder) is never hidden.
+    tests and git history, and the output folder. A folder that holds what
+    the worker needs (Python, the package, the pictures, the weights, the
+    temporary folder) is never hidden.
     """
     import facelab
     from . import assets

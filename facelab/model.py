@@ -368,6 +368,17 @@ def _store_lock(path: Path | None):
         yield
 
 
+def _encode_batch(items: Sequence[ImageLike], model) -> np.ndarray:
+    """Load, resize and encode ``items`` as one batch: (len(items), 128), unit rows."""
+    return _embed(model, np.stack([to_model_input(load_image(item)) for item in items]))
+
+
+def _cached(key, model) -> np.ndarray | None:
+    """The cached encoding under ``key`` if it was computed with this very ``model``."""
+    entry = _ENCODINGS.get(key) if key is not None else None
+    return entry[1] if entry is not None and entry[0] is model else None
+
+
 def _content_id(image) -> str:
     return hashlib.sha256(Path(image).read_bytes()).hexdigest()
 
@@ -420,7 +431,7 @@ def _fill_cache(items: list, model, batch_size: int | None, path: Path | None) -
             continue
         if key not in _ENCODINGS:
             name = f"one-{_content_id(image)}" if path is not None else ""
-            arr = get(name, lambda image=image: _encode_one(image, model))
+            arr = get(name, lambda image=image: _encode_batch([image], model))
             _ENCODINGS[key] = (model, _frozen(arr))
         n += 1
     for start in range(0, len(items) if batch_size else 0, batch_size or 1):
@@ -431,10 +442,8 @@ def _fill_cache(items: list, model, batch_size: int | None, path: Path | None) -
             if path is not None:
                 name = "batch-" + hashlib.sha256(
                     " ".join(_content_id(item) for item in chunk).encode()).hexdigest()
-
-            def compute(chunk=chunk):
-                return _embed(model, np.stack([to_model_input(load_image(item)) for item in chunk]))
-            _ENCODINGS[key] = (model, _frozen(get(name, compute)))
+            arr = get(name, lambda chunk=chunk: _encode_batch(chunk, model))
+            _ENCODINGS[key] = (model, _frozen(arr))
     if added:
         _write_store(path, stored)
     return n
@@ -446,19 +455,20 @@ def clear_encoding_cache() -> None:
 
 
 def encoding_cache_digest() -> str:
-    """A checksum of the cache's keys and arrays (the grader checks it for tampering)."""
-    h = hashlib.sha256()
+    """A checksum of everything about the cache that must not change once filled.
+
+    The keys, the identity of the dict, of each entry's model and array, each
+    array's type, dtype, shape, flags and whether it is still backed by
+    immutable bytes, and its exact bytes. The grader's workers compare it after
+    each exercise to catch a poisoned cache.
+    """
+    h = hashlib.sha256(repr(id(_ENCODINGS)).encode())
     for key in sorted(_ENCODINGS, key=repr):
-        _model, arr = _ENCODINGS[key]
-        h.update(repr(key).encode())
-        h.update(repr((arr.dtype.str, arr.shape, arr.flags.writeable)).encode())
+        owner, arr = _ENCODINGS[key]
+        h.update(repr((key, id(owner), id(arr), type(arr).__qualname__, arr.dtype.str, arr.shape,
+                       arr.flags.writeable, isinstance(arr.base, bytes))).encode())
         h.update(np.ascontiguousarray(arr).tobytes())
     return h.hexdigest()
-
-
-def _encode_one(image: ImageLike, model) -> np.ndarray:
-    batch = to_model_input(load_image(image))[np.newaxis]
-    return _embed(model, batch)
 
 
 def img_to_encoding(image: ImageLike, model) -> np.ndarray:
@@ -472,12 +482,8 @@ def img_to_encoding(image: ImageLike, model) -> np.ndarray:
     :func:`cache_encodings` are not encoded again (a fresh copy is returned).
     """
     _check_model(model)
-    if _ENCODINGS:
-        key = _picture_key(image, model)
-        entry = _ENCODINGS.get(key) if key is not None else None
-        if entry is not None and entry[0] is model:
-            return entry[1].copy()
-    return _encode_one(image, model)
+    hit = _cached(_picture_key(image, model), model) if _ENCODINGS else None
+    return hit.copy() if hit is not None else _encode_batch([image], model)
 
 
 def encode_images(images: Iterable[ImageLike], model, batch_size: int = 32) -> np.ndarray:
@@ -494,14 +500,8 @@ def encode_images(images: Iterable[ImageLike], model, batch_size: int = 32) -> n
     out = np.empty((len(items), EMBEDDING_SIZE), dtype=np.float32)
     for start in range(0, len(items), batch_size):
         chunk = items[start:start + batch_size]
-        if _ENCODINGS:
-            key = _chunk_key(chunk, model)
-            entry = _ENCODINGS.get(key) if key is not None else None
-            if entry is not None and entry[0] is model:
-                out[start:start + len(chunk)] = entry[1]
-                continue
-        batch = np.stack([to_model_input(load_image(item)) for item in chunk])
-        out[start:start + len(chunk)] = _embed(model, batch)
+        hit = _cached(_chunk_key(chunk, model), model) if _ENCODINGS else None
+        out[start:start + len(chunk)] = hit if hit is not None else _encode_batch(chunk, model)
     return out
 
 
