@@ -1,0 +1,279 @@
+"""The student side: a fork server that runs each student's code in a child of its own.
+
+    python -m facelab.grading.student      (started by the pool, inside the sandbox)
+
+The server imports numpy, TensorFlow and facelab's encoder once, receives the
+cases' arguments (plain data; the model is a marker) and the test pictures'
+encodings, then, for each student, forks one child that runs that student's
+exercises and exits. No TensorFlow operation runs in the server, so no
+TensorFlow thread pool exists when it forks (``start()`` checks that the
+process has a single thread). When a child ends, or the grader says
+``stop``, the server kills every process the child left (``kill(-1)``: all
+processes of its unprivileged user, or of its PID namespace, but itself)
+before it answers ``done``, so nothing of one student outlives its grading.
+
+Nothing here imports the modules holding secrets: the child gets no expected
+value, no judge, no hidden case name; it answers with plain outcomes.
+The ``model`` a student function receives is :class:`StandInModel`: it
+serves the stored encodings of the test pictures through facelab's own
+``img_to_encoding`` and refuses any other picture with a clear error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import select
+import signal
+import sys
+import threading
+import time
+import traceback
+
+import numpy as np
+
+from . import wire
+
+MAX_STDOUT = 20_000
+
+
+class TensorArg:
+    """A tensor argument, kept as numpy in the server (no TF op before fork)."""
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+
+
+class StandInModel:
+    """The model a student's function receives: the test pictures' stored encodings.
+
+    ``model(batch)``, ``model.predict(batch)`` and ``model.predict_on_batch(batch)``
+    take a (N, 160, 160, 3) float32 batch as facelab's ``img_to_encoding``
+    prepares it and return (N, 128) encodings computed by the real model in
+    a trusted process. A picture that is not one of the tests' raises.
+    """
+
+    def __init__(self, table: dict[str, np.ndarray]):
+        self._table = table
+
+    def __call__(self, batch, training=False):
+        from ..errors import ModelError
+
+        x = np.asarray(batch.numpy() if hasattr(batch, "numpy") else batch, dtype=np.float32)
+        if x.ndim == 3:
+            x = x[None]
+        rows = []
+        for row in np.ascontiguousarray(x):
+            enc = self._table.get(hashlib.sha256(row.tobytes()).hexdigest())
+            if enc is None:
+                raise ModelError("the grader's model only encodes the pictures the tests use, and "
+                                 "this is not one of them: encode `image_path` as given, with "
+                                 "img_to_encoding(image_path, model)")
+            rows.append(enc)
+        return np.stack(rows) if rows else np.zeros((0, 128), np.float32)
+
+    predict = predict_on_batch = __call__
+
+
+# ------------------------------------------------------------------ the child
+
+def _fresh(obj, model, tf):
+    """A student's own copy of the arguments: tensors built here, arrays copied."""
+    if isinstance(obj, TensorArg):
+        return tf.constant(obj.array)
+    if isinstance(obj, dict):
+        return {k: _fresh(v, model, tf) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_fresh(v, model, tf) for v in obj)
+    if isinstance(obj, np.ndarray):
+        return obj.copy()
+    if obj is ModelMarker:
+        return model
+    return obj
+
+
+def _plain(value, tf, depth=0):
+    """A returned value made plain: (kind, value) as the judges read it."""
+    if depth == 0:
+        kind = "tf.Tensor" if isinstance(value, tf.Tensor) else type(value).__name__
+        return kind, _plain(value, tf, 1)
+    if depth > 5:
+        return wire._short(value)
+    if hasattr(value, "numpy") and callable(value.numpy):
+        try:
+            return np.asarray(value.numpy())
+        except Exception:  # noqa: BLE001
+            return wire._short(value)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_plain(v, tf, depth + 1) for v in value)
+    if isinstance(value, (bool, int, float, str, type(None), np.ndarray, np.generic)):
+        return value
+    return wire._short(value)
+
+
+def call(fn, args, kwargs, tf) -> dict:
+    """Call a student function; the outcome as a JSON-able dict (stdout captured)."""
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(io.StringIO()):
+            value = fn(*args, **kwargs)
+        out = {"value": wire.encode(_plain(value, tf)), "error": None, "detail": ""}
+    except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt: feedback too
+        what = "called sys.exit()" if isinstance(exc, SystemExit) else str(exc)
+        tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        out = {"value": ["v", None], "error": f"{type(exc).__name__}: {what}"[:500],
+               "detail": "".join(tb[-3:])[-1500:]}
+    out["stdout"] = buf.getvalue()[:MAX_STDOUT]
+    return out
+
+
+def _define(pieces: list[dict], name: str):
+    """Run the extracted pieces in a fresh namespace: (function or None, error, notes)."""
+    ns = {"__name__": "submission", "__builtins__": __builtins__}
+    notes, error = [], None
+    for k, piece in enumerate(pieces):
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                exec(compile(piece["source"], f"<{piece['label']}>", "exec"), ns)  # noqa: S102
+        except BaseException as exc:  # noqa: BLE001
+            msg = f"{type(exc).__name__}: {exc}"[:300]
+            if k == len(pieces) - 1:
+                error = f"defining {name} raised {msg}"
+            else:
+                notes.append(f"{piece['label']} (needed by {name}) raised {msg}")
+    fn = ns.get(name)
+    if error is None and not callable(fn):
+        error = f"{name} is not a function after running its cell"
+    return (fn if error is None else None), error, notes
+
+
+def run_child(job: dict, cases: dict, table: dict, wfd: int) -> None:
+    """One student's exercises, case by case; each answer is a frame on ``wfd``."""
+    from .._quiet import tf
+
+    model = StandInModel(table)
+    for ex in job["exercises"]:
+        name = ex["name"]
+        fn, error, notes = _define(ex["pieces"], name)
+        wire.send(wfd, {"t": "defined", "ex": name, "error": error, "notes": notes[:5]})
+        if fn is None:
+            continue
+        for i in ex["cases"]:
+            args, kwargs = cases[name][i]
+            try:
+                outcome = call(fn, _fresh(args, model, tf), _fresh(kwargs, model, tf), tf)
+            except BaseException as exc:  # noqa: BLE001 - a hostile __repr__ and the like
+                outcome = {"value": ["v", None], "error": f"unreadable return value ({type(exc).__name__})",
+                           "detail": "", "stdout": ""}
+            wire.send(wfd, {"t": "case", "ex": name, "i": i, "outcome": outcome})
+    wire.send(wfd, {"t": "end"})
+
+
+# ------------------------------------------------------------------ the server
+
+def _sweep(dedicated_user: bool, child: int) -> None:
+    """Kill what a student's child left behind: every process we may signal, but us."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(child, signal.SIGKILL)
+    if dedicated_user:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(-1, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG) != (0, 0):
+            pass
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _watch(child: int, rfd: int, memory_mb: float) -> str:
+    """Wait for the child to exit, the grader's ``stop`` or the memory limit."""
+    while True:
+        pid, status = os.waitpid(child, os.WNOHANG)
+        if pid:
+            return "exited" if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 else "died"
+        ready, _, _ = select.select([rfd], [], [], 0.02)
+        if ready:
+            try:
+                msg = wire.recv(rfd)
+            except (EOFError, wire.WireError):
+                return "grader gone"
+            if msg.get("t") == "stop":
+                return "stopped"
+        if memory_mb and _rss_mb(child) > memory_mb:
+            return "memory"
+
+
+def _fork_one(job: dict, cases: dict, table: dict, rfd: int, wfd: int) -> int:
+    pid = os.fork()
+    if pid == 0:  # the child: its own process group, no way back to the grader's stdin
+        code = 1
+        try:
+            os.setpgid(0, 0)
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.close(rfd)
+            os.chdir(job["workdir"])
+            run_child(job, cases, table, wfd)
+            code = 0
+        finally:
+            os._exit(code)
+    return pid
+
+
+def serve(rfd: int, wfd: int) -> None:
+    """The server's loop: hello, then one child per ``student`` message until EOF."""
+    from .. import model as _encoder  # noqa: F401 - imported once, before any fork
+    from .._quiet import tf  # noqa: F401
+
+    setup = wire.recv(rfd)
+    cases = {name: [(wire.decode(a, TensorArg, ModelMarker), wire.decode(k, TensorArg, ModelMarker))
+                     for a, k in per] for name, per in setup["cases"].items()}
+    table = {k: wire.decode(v) for k, v in setup["table"]}
+    dedicated, memory_mb = bool(setup.get("dedicated_user")), float(setup.get("memory_mb") or 0)
+    del setup
+    if sys.path and sys.path[0] in ("", "."):
+        sys.path.pop(0)  # never import from a student's working folder
+    wire.send(wfd, {"t": "hello", "threads": len(os.listdir("/proc/self/task")),
+                    "py_threads": threading.active_count()})
+    while True:
+        try:
+            job = wire.recv(rfd)
+        except EOFError:
+            return
+        t0 = time.monotonic()
+        child = _fork_one(job, cases, table, rfd, wfd)
+        why = _watch(child, rfd, memory_mb)
+        _sweep(dedicated, child)
+        wire.send(wfd, {"t": "done", "why": why, "seconds": round(time.monotonic() - t0, 3)})
+        if why == "grader gone":
+            return
+
+
+class ModelMarker:
+    """Where the model goes in a case's arguments (replaced by the stand-in in the child)."""
+
+
+def main() -> None:
+    rfd, wfd = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    with contextlib.suppress(Exception):  # no ptrace, no /proc/<pid>/mem from a student's child
+        import ctypes
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+    serve(rfd, wfd)
+
+
+if __name__ == "__main__":
+    main()
