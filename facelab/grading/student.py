@@ -213,7 +213,30 @@ def _watch(child: int, rfd: int, memory_mb: float) -> str:
             return "memory"
 
 
-def _fork_one(job: dict, cases: dict, table: dict, rfd: int, wfd: int) -> int:
+def _fresh_workdir(base: str, dedicated_user: bool) -> str:
+    """An empty ``work`` folder in the server's scratch (its cwd); the rest of the scratch
+    and, for a user of our own, our files in the shared temporary folders are removed."""
+    import shutil
+
+    if not os.path.basename(base).startswith("facelab-slot"):
+        raise RuntimeError(f"refusing to empty {base}: not a grading slot's scratch folder")
+    for entry in os.listdir(base):
+        path = os.path.join(base, entry)
+        with contextlib.suppress(OSError):
+            shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
+    for shared in (("/tmp", "/var/tmp", "/dev/shm") if dedicated_user else ()):
+        with contextlib.suppress(OSError), os.scandir(shared) as it:
+            for e in it:
+                with contextlib.suppress(OSError):
+                    if e.stat(follow_symlinks=False).st_uid == os.getuid() and \
+                            not (base + "/").startswith(os.path.realpath(e.path) + "/"):
+                        shutil.rmtree(e.path) if e.is_dir(follow_symlinks=False) else os.unlink(e.path)
+    work = os.path.join(base, "work")
+    os.mkdir(work, 0o700)
+    return work
+
+
+def _fork_one(job: dict, cases: dict, table: dict, rfd: int, wfd: int, work: str) -> int:
     pid = os.fork()
     if pid == 0:  # the child: its own process group, no way back to the grader's stdin
         code = 1
@@ -223,7 +246,8 @@ def _fork_one(job: dict, cases: dict, table: dict, rfd: int, wfd: int) -> int:
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
             os.close(rfd)
-            os.chdir(job["workdir"])
+            os.chdir(work)
+            os.environ.update(HOME=work, TMPDIR=work, MPLCONFIGDIR=work)
             run_child(job, cases, table, wfd)
             code = 0
         finally:
@@ -241,6 +265,7 @@ def serve(rfd: int, wfd: int) -> None:
                      for a, k in per] for name, per in setup["cases"].items()}
     table = {k: wire.decode(v) for k, v in setup["table"]}
     dedicated, memory_mb = bool(setup.get("dedicated_user")), float(setup.get("memory_mb") or 0)
+    scratch = os.path.realpath(str(setup["scratch"]))
     del setup
     if sys.path and sys.path[0] in ("", "."):
         sys.path.pop(0)  # never import from a student's working folder
@@ -252,9 +277,11 @@ def serve(rfd: int, wfd: int) -> None:
         except EOFError:
             return
         t0 = time.monotonic()
-        child = _fork_one(job, cases, table, rfd, wfd)
+        child = _fork_one(job, cases, table, rfd, wfd, _fresh_workdir(scratch, dedicated))
         why = _watch(child, rfd, memory_mb)
         _sweep(dedicated, child)
+        with contextlib.suppress(OSError):
+            _fresh_workdir(scratch, dedicated)
         wire.send(wfd, {"t": "done", "why": why, "seconds": round(time.monotonic() - t0, 3)})
         if why == "grader gone":
             return

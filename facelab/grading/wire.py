@@ -151,3 +151,48 @@ def _decode(x, tensor, model, depth):
             return arr.reshape(())[()]
         return tensor(arr) if tag == "T" and tensor is not None else arr
     raise WireError(f"unknown tag {str(tag)[:20]!r}")
+
+
+class FrameReader:
+    """Frames from a pipe, each awaited until a deadline (a half-written frame never
+    blocks the reader): ``next(deadline)`` returns the parsed frame, raises
+    TimeoutError when ``deadline`` (time.monotonic()) passes, EOFError when the
+    writer is gone and WireError for an oversized or unreadable frame."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.buf = bytearray()
+
+    def _frame(self):
+        if len(self.buf) < 8:
+            return None
+        (n,) = struct.unpack(">Q", self.buf[:8])
+        if n > MAX_FRAME:
+            raise WireError(f"frame of {n} bytes refused (at most {MAX_FRAME})")
+        if len(self.buf) < 8 + n:
+            return None
+        payload = bytes(self.buf[8:8 + n])
+        del self.buf[:8 + n]
+        try:
+            return json.loads(payload)
+        except (ValueError, RecursionError) as exc:
+            raise WireError(f"unreadable frame ({type(exc).__name__})") from None
+
+    def next(self, deadline: float, poll=None):
+        """The next frame; ``poll()`` (if given) runs every 50 ms while waiting."""
+        import select
+        import time
+
+        while (frame := self._frame()) is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            ready, _, _ = select.select([self.fd], [], [], min(left, 0.05))
+            if ready:
+                chunk = os.read(self.fd, 1 << 20)
+                if not chunk:
+                    raise EOFError("the other process closed the pipe")
+                self.buf += chunk
+            elif poll is not None:
+                poll()
+        return frame
