@@ -290,39 +290,3 @@ def release(sources: Sequence[str | os.PathLike], out_dir: str | os.PathLike) ->
         _write_atomic(nb, target)
         written.append(target)
     return written
-
-
-# ------------------------------------------------------------------- the CLI
-def _cmd_release(args) -> int:
-    sources = args.sources or [default_sources()]
-    for path in release(sources, args.output):
-        print(f"wrote {path}")
-    return 0
-
-
-def _cmd_strip_photos(args) -> int:
-    for path, count in strip_photos_files(args.notebooks).items():
-        print(f"{path}: {count} photo output{'s' if count != 1 else ''} stripped")
-    return 0
-
-
-def register_cli(subparsers) -> None:
-    """Add `facelab release` and `facelab strip-photos` to the CLI."""
-    p = subparsers.add_parser(
-        "strip-photos", help="remove photos of people from saved notebook outputs",
-        description="Delete the image data of outputs that facelab.plots marked as showing "
-        "photos (run after executing the solution notebooks, before committing them).")
-    p.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="notebooks or folders")
-    p.set_defaults(func=_cmd_strip_photos)
-
-    p = subparsers.add_parser(
-        "release", help="make student notebooks from the solution notebooks",
-        description="Copy solution notebooks into OUTPUT with the code between "
-        "### START CODE HERE ### and ### END CODE HERE ### of each # GRADED FUNCTION cell "
-        "replaced by `None` placeholders, and the outputs of the graded cells and of "
-        "every cell after the first one cleared.")
-    p.add_argument("sources", nargs="*", metavar="NOTEBOOK",
-                   help="solution notebooks or folders (default: the workbook's notebooks/)")
-    p.add_argument("-o", "--output", required=True, metavar="FOLDER",
-                   help="folder to write the student notebooks into (created if needed)")
-    p.set_defaults(func=_cmd_release)
