@@ -23,7 +23,7 @@ def build_database(pictures: Mapping[str, ImageLike], model, batch_size: int = 3
     ``pictures`` maps names to paths or arrays. All pictures are encoded in
     batches. An empty mapping gives an empty dict.
     """
-    from .model import encode_images
+    from .encoding import encode_images
 
     names = list(pictures)
     codes = encode_images([pictures[n] for n in names], model, batch_size=batch_size)
@@ -35,7 +35,7 @@ def build_gallery(pictures: Mapping[str, Sequence[ImageLike]], model, batch_size
 
     A person with no pictures raises ShapeError (a gallery row cannot be empty).
     """
-    from .model import encode_images
+    from .encoding import encode_images
 
     flat, owners = [], []
     for name, items in pictures.items():

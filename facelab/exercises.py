@@ -80,7 +80,7 @@ def verify(image_path: ImageLike, identity: str, database: Mapping, model,
     Raises UnknownIdentityError (listing the known names) if ``identity`` is
     not in the database.
     """
-    from .model import img_to_encoding
+    from .encoding import img_to_encoding
 
     if identity not in database:
         raise UnknownIdentityError(identity, database.keys())
@@ -106,7 +106,7 @@ def who_is_it(image_path: ImageLike, database: Mapping, model, threshold: float 
     either way (the caller decides what to do with a stranger). An empty
     database raises EmptyDatabaseError.
     """
-    from .model import img_to_encoding
+    from .encoding import img_to_encoding
 
     if len(database) == 0:
         raise EmptyDatabaseError("the database is empty: add at least one person first")
