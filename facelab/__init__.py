@@ -29,7 +29,7 @@ _LAZY = {
     "verify": "exercises", "who_is_it": "exercises",
     "build_database": "database", "build_gallery": "database", "office_database": "database",
     "employees": "database", "employee_pictures": "database", "camera_pictures": "database",
-    "face_pictures": "database", "person_of": "database", "distances_to": "database",
+    "face_pictures": "database", "person_of": "layout", "distances_to": "database",
     "fetch": "assets",
 }
 

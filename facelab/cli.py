@@ -47,20 +47,22 @@ def _office():
 
 
 def _cmd_verify(args) -> int:
+    from .decision import door_words
     from .exercises import verify
 
     model, db = _office()
     dist, door = verify(args.picture, args.name, db, model, threshold=args.threshold)
-    print(f"distance {dist:.4f} (threshold {args.threshold}) -> door {'opens' if door else 'stays shut'}")
+    print(f"distance {dist:.4f} (threshold {args.threshold}) -> {door_words(door)}")
     return 2 if args.exit_code and not door else 0
 
 
 def _cmd_who(args) -> int:
+    from .decision import accepts
     from .exercises import who_is_it
 
     model, db = _office()
     dist, who = who_is_it(args.picture, db, model, threshold=args.threshold)
-    verdict = "recognised" if dist < args.threshold else "not in the database"
+    verdict = "recognised" if accepts(dist, args.threshold) else "not in the database"
     print(f"nearest employee {who} at distance {dist:.4f} (threshold {args.threshold}) -> {verdict}")
     return 0
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ._quiet import keras, tf
+from .atomic import atomic_write
 from .errors import FacelabError, ShapeError
 from .expected import EMBEDDING_SIZE, IMAGE_SIZE
 from .images import ImageLike, load_image, to_model_input
@@ -130,18 +131,12 @@ def _read_store(path: Path) -> dict:
 
 
 def _write_store(path: Path, entries: dict) -> None:
-    """Write atomically (temporary file, then rename); a failure leaves no partial file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write atomically (see facelab.atomic); a failure leaves no partial file."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **entries)
-        os.replace(tmp, path)
+        with atomic_write(path) as handle:
+            np.savez(handle, **entries)
     except OSError:
         pass  # a read-only cache folder only costs speed
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 @contextlib.contextmanager

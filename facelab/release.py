@@ -2,7 +2,8 @@
 
 What changes, and only that:
 
-* In every cell starting with ``# GRADED FUNCTION: name``, each statement
+* In every graded cell (a ``# GRADED FUNCTION: name`` line, see
+  :mod:`facelab.cells`), each statement
   between ``### START CODE HERE ###`` and ``### END CODE HERE ###`` becomes
   the lesson's placeholder, keeping its indentation:
 
@@ -35,9 +36,9 @@ import tokenize
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from .cells import graded_name
 from .errors import ReleaseError
 
-GRADED = re.compile(r"^\s*#\s*GRADED\s+FUNCTION\s*:\s*([A-Za-z_]\w*)", re.I)
 START = re.compile(r"^\s*#+\s*START\s+CODE\s+HERE\s*#*\s*$", re.I)
 END = re.compile(r"^\s*#+\s*END\s+CODE\s+HERE\s*#*\s*$", re.I)
 
@@ -146,13 +147,6 @@ def student_source(source: str, where: str = "graded cell") -> str:
     return result
 
 
-def graded_name(source: str) -> str | None:
-    """The exercise name if ``source`` is a graded cell, else None."""
-    first = source.lstrip("\n").split("\n", 1)[0]
-    m = GRADED.match(first)
-    return m.group(1) if m else None
-
-
 # ------------------------------------------------------------- one notebook
 def release_notebook(nb, where: str = "notebook"):
     """A student copy of a notebook object (nbformat NotebookNode); ``nb`` is not changed."""
@@ -226,14 +220,10 @@ def _read(path: Path):
 def _write_atomic(nb, path: Path) -> None:
     import nbformat
 
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            nbformat.write(nb, handle)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    from .atomic import atomic_write
+
+    with atomic_write(path, "w") as handle:
+        nbformat.write(nb, handle)
 
 
 def default_sources() -> Path:
