@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import expected as X
+from .decision import NOT_IN_DATABASE, accepts, verify_message
 
 # ------------------------------------------------------------------ results
 
@@ -458,8 +459,7 @@ def _judge_verify(outcome: Outcome, want) -> Verdict:
     if bool(opened) != want_open:
         return Verdict(False, f"dist is {dist:.4f}, so door_open should be {want_open}",
                        f"The door opens when dist < {X.THRESHOLD} (strictly below).")
-    message = (f"It's {identity}, welcome in!" if want_open else
-               f"It's not {identity}, please go away")
+    message = verify_message(identity, want_open)
     if message not in outcome.stdout:
         return Verdict(False, f"expected the printed message {message!r}",
                        "Print exactly the lesson's message.")
@@ -517,8 +517,8 @@ def _judge_who(outcome: Outcome, want) -> Verdict:
     if pair[1] != want_name:
         return Verdict(False, f"expected identity {want_name!r}, got {pair[1]!r}",
                        "Set identity = name in the same `if` that updates min_dist.")
-    if want_dist > X.THRESHOLD:
-        if "Not in the database." not in outcome.stdout:
+    if not accepts(want_dist):
+        if NOT_IN_DATABASE not in outcome.stdout:
             return Verdict(False, f"min_dist is {dist:.4f} > {X.THRESHOLD}: expected "
                            "'Not in the database.' to be printed",
                            f"Compare min_dist with {X.THRESHOLD} after the loop.")

@@ -193,10 +193,13 @@ def crop_face(image: ImageLike, size: int = IMAGE_SIZE, margin: float = CROP_MAR
 
 
 def save_image(pixels: np.ndarray, path: str | os.PathLike) -> None:
-    """Write an (H, W, 3) uint8 array atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}.get(path.suffix.lower(), "PNG")
-    Image.fromarray(_as_rgb_array(pixels)).save(tmp, format=fmt)
-    os.replace(tmp, path)
+    """Write an (H, W, 3) uint8 array atomically (see :mod:`facelab.atomic`).
+
+    The format follows the suffix (.png, .jpg/.jpeg; PNG otherwise).
+    """
+    from .atomic import atomic_write
+
+    fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}.get(Path(path).suffix.lower(), "PNG")
+    picture = Image.fromarray(_as_rgb_array(pixels))
+    with atomic_write(path) as handle:
+        picture.save(handle, format=fmt)

@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import ast
 import inspect
-import re
 import symtable
 from dataclasses import dataclass, field
 
-from .submissions import Source, Student
-
-_HEADER = re.compile(r"^\s*#\s*GRADED\s+FUNCTION\s*:\s*([A-Za-z_]\w*)", re.I | re.M)
+from ..cells import GRADED_HEADER
+from .submissions import Student
 
 
 @dataclass
@@ -107,7 +105,7 @@ def _parse(cells: list[str]) -> tuple[list[ast.Module | None], dict[int, str]]:
 
 def _find(cells, trees, exercise):
     """(headed cell indices, (cell, def) or None)."""
-    headed = [i for i, src in enumerate(cells) if any(m.group(1) == exercise for m in _HEADER.finditer(src))]
+    headed = [i for i, src in enumerate(cells) if any(m.group(1) == exercise for m in GRADED_HEADER.finditer(src))]
     for i in headed + [i for i in range(len(cells)) if i not in headed]:
         if trees[i] is not None:
             defs = [s for s in trees[i].body if isinstance(s, ast.FunctionDef) and s.name == exercise]

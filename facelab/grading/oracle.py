@@ -91,18 +91,15 @@ def cache_file() -> Path:
 
 
 def _store(path: Path, data: dict) -> None:
-    """Write owner-only, atomically; a read-only cache folder only costs speed."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    """Write owner-only (mkstemp's 0600, folder 0700), atomically; a read-only cache
+    folder only costs speed."""
+    from .. import atomic
+
+    with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(path.parent, 0o700)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        atomic.write_text(path, json.dumps(data))
+        os.chmod(path, 0o600)
 
 
 def load(timeout: float = 900) -> dict:

@@ -15,11 +15,10 @@ import collections
 import csv
 import io
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import checks
+from .. import atomic, checks
 
 
 @dataclass
@@ -146,12 +145,7 @@ def gradescope(g: Graded) -> dict:
 
 # ------------------------------------------------------------------ files
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+write_atomic = atomic.write_text
 
 
 def inside(out: Path, student: str) -> Path:
@@ -231,10 +225,9 @@ def _plot(scores: list, top: float, path: Path) -> None:
             color="#4a7ab5", edgecolor="white")
     ax.set(xlabel="score", ylabel="students", title="Score distribution")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
+    with atomic.atomic_write(path) as fh:
+        fig.savefig(fh, format="png", dpi=100)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def write_results(g: Graded, path: Path) -> None:
