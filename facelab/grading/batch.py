@@ -235,7 +235,10 @@ def grade_students(students: list[Student], ctx: pool.Context, jobs: int, secret
     """Grade on the pool with the secrets protected (and the protection proven first)."""
     with sandbox.protect(secrets, ctx.boundary, readable=ctx.readable):
         if ctx.boundary.mode != "none":
-            problems = sandbox.check_protected(secrets, ctx.boundary, readable=ctx.readable)
+            try:
+                problems = sandbox.check_protected(secrets, ctx.boundary, readable=ctx.readable)
+            except OSError as exc:  # e.g. another grader swept the same sandbox user meanwhile
+                problems = [f"the sandbox probe could not run ({exc})"]
             if problems and not trusted:
                 raise GradingError(f"the sandbox does not hold here: {problems[0]}")
         return pool.run_pool(students, ctx, jobs, lambda slot, s: grade_one(slot, s, ctx), progress)

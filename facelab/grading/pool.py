@@ -14,6 +14,7 @@ cases that did not run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import sys
@@ -66,17 +67,32 @@ class Slot:
         self.proc = None
         self.reader: wire.FrameReader | None = None
 
-    def ensure(self) -> None:
-        if self.proc is None:
-            self._start()
+    def ensure(self, attempts: int = 3) -> None:
+        """Start the server if it is not running (a failed start is retried)."""
+        for k in range(attempts):
+            if self.proc is not None:
+                return
+            try:
+                self._start()
+            except SlotDied:
+                if k == attempts - 1:
+                    raise SlotDied("the grading process could not start (see the instructor's log)") from None
 
     def _start(self) -> None:
         import tempfile
 
-        scratch = tempfile.mkdtemp(prefix=f"facelab-slot{self.index}-")
-        self.proc = sandbox.launch(STUDENT_ARGV, boundary=self.ctx.boundary, scratch=scratch,
-                                   readable=self.ctx.readable, env=self.ctx.env, slot=self.index,
-                                   memory_mb=self.ctx.limits.memory_mb + 1024, stderr=_debug_log())
+        # a root-owned parent (search-only for others): sweeps of the shared /tmp by a
+        # sandbox user's files never reach the scratch folder inside it
+        parent = tempfile.mkdtemp(prefix="facelab-grading-")
+        os.chmod(parent, 0o711)
+        scratch = os.path.join(parent, f"facelab-slot{self.index}")
+        self.parent = parent
+        try:
+            self.proc = sandbox.launch(STUDENT_ARGV, boundary=self.ctx.boundary, scratch=scratch,
+                                       readable=self.ctx.readable, env=self.ctx.env, slot=self.index,
+                                       memory_mb=self.ctx.limits.memory_mb + 1024, stderr=_debug_log())
+        except (OSError, GradingError) as exc:
+            raise SlotDied(f"the grading process could not start ({exc})") from None
         self.reader = wire.FrameReader(self.proc.stdout.fileno())
         self.scratch = os.path.realpath(scratch)
         self.send(dict(self.ctx.setup, scratch=self.scratch))
@@ -124,6 +140,8 @@ class Slot:
             sandbox.end(self.proc, self.ctx.boundary)
             self.proc = None
             self.ctx.restarts += failed
+            with contextlib.suppress(OSError):
+                os.rmdir(self.parent)
 
 
 def _debug_log():

@@ -54,7 +54,8 @@ class Student:
 
 def student_id(name: str) -> str:
     """A safe folder name for an entry: its stem, only ``[A-Za-z0-9._-]``, no leading dot."""
-    stem = name[: -len(Path(name).suffix)] if Path(name).suffix.lower() in (*CODE_SUFFIXES, ".zip") else name
+    suffix = next((s for s in (*CODE_SUFFIXES, ".zip") if name.lower().endswith(s)), "")
+    stem = name[: len(name) - len(suffix)]
     clean = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).lstrip(".")[:80]
     return clean if clean.strip("_") else "student"
 
@@ -71,11 +72,13 @@ def _unique(ids: list[str]) -> list[str]:
 
 def find_students(paths) -> list[tuple[str, Path]]:
     """(student id, entry) for every entry under the folders given and every file given,
-    sorted by id. Hidden entries (``.name``) are skipped."""
+    sorted by id. Links and hidden entries (``.name``, unless a submission file such as
+    ``...ipynb``) are skipped."""
     entries: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            entries += [e for e in p.iterdir() if not e.name.startswith(".") and not e.is_symlink()]
+            entries += [e for e in p.iterdir() if not e.is_symlink() and (not e.name.startswith(".") or (
+                e.is_file() and e.name.lower().endswith((*CODE_SUFFIXES, ".zip"))))]
         elif p.is_file():
             entries.append(p)
         else:

@@ -82,10 +82,8 @@ def encode(v, depth: int = 0, model=None):
         return ["model"]
     if v is None or isinstance(v, (bool, str)):
         return ["v", v]
-    if isinstance(v, int):
+    if isinstance(v, int) and not isinstance(v, np.generic):
         return ["v", int(v)] if abs(v) < 2**63 else ["r", _short(v)]
-    if isinstance(v, float):
-        return ["f", repr(v)]
     if isinstance(v, (tuple, list)):
         return ["t" if isinstance(v, tuple) else "l", [encode(x, depth + 1, model) for x in v[:MAX_ITEMS]]]
     if isinstance(v, dict) and all(isinstance(k, str) for k in v):
@@ -94,6 +92,8 @@ def encode(v, depth: int = 0, model=None):
         arr = np.asarray(v)
         if arr.dtype.kind in "biufc" and arr.size <= MAX_ARRAY:
             return _array("a" if isinstance(v, np.ndarray) else "g", arr)
+    if isinstance(v, float):
+        return ["f", repr(float(v))]
     if _tensor_like(v):
         try:
             arr = np.asarray(v.numpy())
