@@ -165,22 +165,25 @@ def _collect(slot: pool.Slot, run: _Run, budget_end: float) -> bool:
 
 
 def run_student(slot: pool.Slot, ctx: pool.Context, runnable: dict, results: dict, notes: list) -> None:
-    """Run the runnable exercises, a fresh child per attempt, until done or out of budget."""
-    budget_end = time.monotonic() + ctx.limits.budget
+    """Run the runnable exercises, a fresh child per attempt, until done or out of budget.
+    The budget counts the student's own time, not the (re)starts of the slot's server."""
+    left = ctx.limits.budget
     pending = list(runnable)
     while pending:
-        slot.ensure()  # a (re)start is not the student's time
+        slot.ensure()
+        start = time.monotonic()
         run = _Run(ctx, pending, results, notes)
         job = {"t": "student", "exercises": [{"name": n, "pieces": runnable[n],
                                               "cases": list(range(len(ctx.cases[n])))} for n in pending]}
         try:
             slot.send(job)
-            in_budget = _collect(slot, run, budget_end)
+            in_budget = _collect(slot, run, start + left)
         except pool.SlotDied as exc:
             run.fail_rest(str(exc))
             in_budget = True
         pending = pending[run.cur:]
-        if not in_budget or time.monotonic() >= budget_end:
+        left -= time.monotonic() - start
+        if not in_budget or left <= 0:
             for n in pending:
                 results[n] += [_fail(c, f"not run: the submission's time budget of {ctx.limits.budget:g} s "
                                "ran out") for c in ctx.cases[n][len(results[n]):]]
@@ -189,6 +192,10 @@ def run_student(slot: pool.Slot, ctx: pool.Context, runnable: dict, results: dic
 
 def grade_one(slot: pool.Slot, student: Student, ctx: pool.Context) -> reports.Graded:
     """One student's result; a failure of the grader itself becomes a reason, not an error."""
+    try:
+        slot.ensure()  # the server's start-up is not this student's time
+    except pool.SlotDied:
+        pass  # retried, and reported if it still fails, by run_student
     t0 = time.monotonic()
     results = {n: [] for n in ctx.cases}
     notes, reason = list(student.notes), ""
@@ -230,15 +237,27 @@ def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def _prove(secrets: list, ctx: pool.Context, attempts: int = 3) -> list:
+    """The sandbox's own proof that the secrets are unreadable (retried: another grader
+    sweeping the same sandbox user can break a probe, never make it pass)."""
+    problems = []
+    for _ in range(attempts):
+        try:
+            problems = sandbox.check_protected(secrets, ctx.boundary, readable=ctx.readable)
+        except OSError as exc:
+            problems = [f"the sandbox probe could not run ({exc})"]
+        if not problems or not all("probe" in p for p in problems):
+            return problems
+        time.sleep(1)
+    return problems
+
+
 def grade_students(students: list[Student], ctx: pool.Context, jobs: int, secrets: list,
                    trusted: bool, progress=None) -> list[reports.Graded]:
     """Grade on the pool with the secrets protected (and the protection proven first)."""
     with sandbox.protect(secrets, ctx.boundary, readable=ctx.readable):
         if ctx.boundary.mode != "none":
-            try:
-                problems = sandbox.check_protected(secrets, ctx.boundary, readable=ctx.readable)
-            except OSError as exc:  # e.g. another grader swept the same sandbox user meanwhile
-                problems = [f"the sandbox probe could not run ({exc})"]
+            problems = _prove(secrets, ctx)
             if problems and not trusted:
                 raise GradingError(f"the sandbox does not hold here: {problems[0]}")
         return pool.run_pool(students, ctx, jobs, lambda slot, s: grade_one(slot, s, ctx), progress)

@@ -52,9 +52,12 @@ class Student:
 
 # ------------------------------------------------------------------ ids
 
-def student_id(name: str) -> str:
-    """A safe folder name for an entry: its stem, only ``[A-Za-z0-9._-]``, no leading dot."""
+def student_id(name: str, is_file: bool = True) -> str:
+    """A safe folder name for an entry: a file's name without its extension, a folder's
+    name; only ``[A-Za-z0-9._-]``, no leading dot."""
     suffix = next((s for s in (*CODE_SUFFIXES, ".zip") if name.lower().endswith(s)), "")
+    if is_file and not suffix:
+        suffix = Path(name).suffix
     stem = name[: len(name) - len(suffix)]
     clean = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).lstrip(".")[:80]
     return clean if clean.strip("_") else "student"
@@ -86,8 +89,8 @@ def find_students(paths) -> list[tuple[str, Path]]:
                                "a .zip or a folder of students)")
     if not entries:
         raise GradingError("no submission found in " + ", ".join(map(str, paths)))
-    entries.sort(key=lambda e: (student_id(e.name).lower(), e.name))
-    ids = _unique([student_id(e.name) for e in entries])
+    entries.sort(key=lambda e: (student_id(e.name, e.is_file()).lower(), e.name))
+    ids = _unique([student_id(e.name, e.is_file()) for e in entries])
     return sorted(zip(ids, entries), key=lambda t: t[0].lower())
 
 
