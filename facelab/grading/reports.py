@@ -15,6 +15,7 @@ import collections
 import csv
 import io
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,7 +139,7 @@ def gradescope(g: Graded) -> dict:
             tests.append({"name": name, "score": c.points, "max_score": c.max_points,
                           "status": "passed" if c.passed else "failed", "output": out,
                           "visibility": "visible" if c.visible else "after_published"})
-    return {"score": g.score, "execution_time": round(g.seconds, 3), "output": student_output(g),
+    return {"score": g.score, "execution_time": math.ceil(g.seconds), "output": student_output(g),
             "output_format": "text", "visibility": "visible", "stdout_visibility": "hidden",
             "tests": tests}
 

@@ -167,7 +167,8 @@ def _from_files(student: Student, files: list[tuple[str, callable, int]]) -> Non
         student.problem = reasons or "no notebook (.ipynb) or .py file found in what was handed in"
 
 
-def _folder_files(root: Path) -> list[tuple[str, callable, int]]:
+def _folder_files(root: Path, notes: list) -> list[tuple[str, callable, int]]:
+    """The files under ``root`` (any depth; a .zip inside is opened too), never following links."""
     out = []
     for f in sorted(root.rglob("*")):
         rel = f.relative_to(root)
@@ -175,7 +176,13 @@ def _folder_files(root: Path) -> list[tuple[str, callable, int]]:
             continue  # hidden folders (.ipynb_checkpoints), links (they could point anywhere)
         if any(p.is_symlink() for p in (root / rel).parents if root in p.parents):
             continue
-        out.append((rel.as_posix(), f.read_bytes, f.stat().st_size))
+        if f.suffix.lower() == ".zip":
+            try:
+                out += [(f"{rel.as_posix()}/{label}", read, size) for label, read, size in _zip_files(f)]
+            except GradingError as exc:
+                notes.append(str(exc))
+        else:
+            out.append((rel.as_posix(), f.read_bytes, f.stat().st_size))
         if len(out) > MAX_ZIP_ENTRIES:
             break
     return out
@@ -218,7 +225,7 @@ def read_student(sid: str, entry: Path) -> Student:
     student = Student(sid, str(entry))
     try:
         if entry.is_dir():
-            files = _folder_files(entry)
+            files = _folder_files(entry, student.notes)
         elif entry.suffix.lower() == ".zip":
             files = _zip_files(entry)
         elif entry.suffix.lower() in CODE_SUFFIXES:
