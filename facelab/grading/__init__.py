@@ -12,7 +12,6 @@ The parts, along the process boundary:
     batch.py        a batch from entries to judged results                         grader
     reports.py      results.json, gradebook.csv, canvas.csv, summary               grader
     gradescope.py   the autograder zip, setup.sh, run_autograder                   grader
-    cli.py          `facelab grade`, `facelab gradescope`
 
 Judging happens in the grader, against expected values computed by the
 trusted oracle; the student side receives only the cases' arguments.

@@ -132,7 +132,9 @@ class _Run:
 def _why_stopped(why: str, ctx: pool.Context) -> str:
     return {"memory": f"your code used more than {ctx.limits.memory_mb:g} MB of memory",
             "died": "the process running your code stopped: did it call os._exit() or crash "
-                    "the interpreter?"}.get(why, "the process running your code stopped")
+                    "the interpreter?",
+            "garbage": "the process running your code wrote something that is not an answer "
+                       "to the grader's pipe"}.get(why, "the process running your code stopped")
 
 
 def _collect(slot: pool.Slot, run: _Run, budget_end: float) -> bool:
@@ -158,8 +160,8 @@ def _collect(slot: pool.Slot, run: _Run, budget_end: float) -> bool:
             if run.cur < len(run.names):
                 run.fail_rest(_why_stopped(str(frame.get("why")), ctx))
             return True
-        if not run.take(frame):
-            slot.stop(failed=True)
+        if not run.take(frame):  # the child broke the protocol: stop it, the server stays
+            slot.interrupt()
             run.fail_rest("the process running your code sent an unexpected reply")
             return True
 

@@ -195,14 +195,47 @@ def _rss_mb(pid: int) -> float:
         return 0.0
 
 
-def _watch(child: int, rfd: int, memory_mb: float) -> str:
-    """Wait for the child to exit, the grader's ``stop`` or the memory limit."""
+CHILD_FRAMES = ("defined", "case", "end")
+
+
+class _Relay:
+    """The child's own pipe, read here: only well-formed child frames reach the grader,
+    so nothing a student writes can pass for this server's ``done`` or for the next
+    student's answers."""
+
+    def __init__(self, fd: int, wfd: int):
+        self.reader, self.wfd, self.broken = wire.FrameReader(fd), wfd, False
+
+    def pump(self) -> None:
+        """Forward every complete frame waiting in the pipe (never blocks)."""
+        while not self.broken:
+            try:
+                frame = self.reader.next(0.0)
+            except (TimeoutError, EOFError):
+                return
+            except wire.WireError:
+                self.broken = True
+                return
+            if isinstance(frame, dict) and frame.get("t") in CHILD_FRAMES:
+                wire.send(self.wfd, frame)
+            else:
+                self.broken = True
+
+
+def _watch(child: int, rfd: int, relay: _Relay, memory_mb: float) -> str:
+    """Relay the child's frames until it exits, the grader says ``stop``, the child
+    breaks the protocol or passes the memory limit."""
     while True:
         pid, status = os.waitpid(child, os.WNOHANG)
         if pid:
+            relay.pump()
             return "exited" if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 else "died"
-        ready, _, _ = select.select([rfd], [], [], 0.02)
-        if ready:
+        ready, _, _ = select.select([rfd, relay.reader.fd], [], [], 0.02)
+        if relay.reader.fd in ready:
+            relay.pump()
+            if relay.broken:
+                return "garbage"
+        if rfd in ready:
             try:
                 msg = wire.recv(rfd)
             except (EOFError, wire.WireError):
@@ -236,23 +269,27 @@ def _fresh_workdir(base: str, dedicated_user: bool) -> str:
     return work
 
 
-def _fork_one(job: dict, cases: dict, table: dict, rfd: int, wfd: int, work: str) -> int:
+def _fork_one(job: dict, cases: dict, table: dict, keep: tuple, work: str) -> tuple[int, int]:
+    """Fork the student's child; (its pid, the read end of its own answer pipe)."""
+    r, w = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: its own process group, no way back to the grader's stdin
+    if pid == 0:  # the child: own process group, no way to the grader's pipes
         code = 1
         try:
             os.setpgid(0, 0)
             null = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
-            os.close(rfd)
+            for fd in (r, *keep):
+                os.close(fd)
             os.chdir(work)
             os.environ.update(HOME=work, TMPDIR=work, MPLCONFIGDIR=work)
-            run_child(job, cases, table, wfd)
+            run_child(job, cases, table, w)
             code = 0
         finally:
             os._exit(code)
-    return pid
+    os.close(w)
+    return pid, r
 
 
 def serve(rfd: int, wfd: int) -> None:
@@ -276,10 +313,15 @@ def serve(rfd: int, wfd: int) -> None:
             job = wire.recv(rfd)
         except EOFError:
             return
+        if not isinstance(job, dict) or job.get("t") != "student":
+            continue  # a late `stop` for a child that had already ended
         t0 = time.monotonic()
-        child = _fork_one(job, cases, table, rfd, wfd, _fresh_workdir(scratch, dedicated))
-        why = _watch(child, rfd, memory_mb)
+        child, answers = _fork_one(job, cases, table, (rfd, wfd), _fresh_workdir(scratch, dedicated))
+        relay = _Relay(answers, wfd)
+        why = _watch(child, rfd, relay, memory_mb)
         _sweep(dedicated, child)
+        relay.pump()  # what the child wrote before it died, then nothing more
+        os.close(answers)
         with contextlib.suppress(OSError):
             _fresh_workdir(scratch, dedicated)
         wire.send(wfd, {"t": "done", "why": why, "seconds": round(time.monotonic() - t0, 3)})

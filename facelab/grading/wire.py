@@ -184,15 +184,15 @@ class FrameReader:
         import time
 
         while (frame := self._frame()) is None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError
+            left = max(0.0, deadline - time.monotonic())
             ready, _, _ = select.select([self.fd], [], [], min(left, 0.05))
             if ready:
                 chunk = os.read(self.fd, 1 << 20)
                 if not chunk:
                     raise EOFError("the other process closed the pipe")
                 self.buf += chunk
+            elif time.monotonic() >= deadline:
+                raise TimeoutError
             elif poll is not None:
                 poll()
         return frame
