@@ -60,7 +60,9 @@ def triplet_loss(y_true, y_pred, alpha: float = ALPHA):
 
 
 def _encoding_row(encoding, name: str) -> np.ndarray:
-    arr = np.asarray(encoding, dtype=np.float32)
+    """A database entry as one (128,) row, in float64 (an entry given in float64 keeps its
+    exact value: the door's decision at exactly the threshold depends on it)."""
+    arr = np.asarray(encoding, dtype=np.float64)
     if arr.ndim == 2 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.ndim != 1:
