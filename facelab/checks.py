@@ -390,7 +390,8 @@ class Returns:
                 return Verdict(False, text, f"Return {f.name} as {_describe(f)}.", text)
             if not f.equal(got, exp):
                 return Verdict(False, f"expected {f.name} {f.show(exp)}, got {f.show(got)}",
-                               "", f"{f.name} is not the expected value")
+                               f"Check how you compute {f.name}: follow the exercise's steps.",
+                               f"{f.name} is not the expected value")
         if want.prints is not None and want.prints not in outcome.stdout:
             said = outcome.stdout.strip().splitlines()
             return Verdict(False, f"expected the printed message {want.prints!r}, got "

@@ -38,10 +38,10 @@ HINTS = MappingProxyType({
         "set door_open to True or False, and keep the order of `return dist, door_open`.",
     ),
     "who_is_it": (
-        f"Encode the picture once, before the loop. Start with min_dist = {NO_MATCH_DISTANCE:g}: "
+        f"Encode the picture once, before the loop. Start min_dist at {NO_MATCH_DISTANCE:g}, "
         "larger than any distance between two encodings (they are at most 2 apart).",
-        "Loop with `for name, db_enc in database.items():` and compute dist, the "
-        "np.linalg.norm of the difference between the picture's encoding and db_enc.",
+        "Loop over the (name, db_enc) pairs of database.items() and, for each, compute dist, "
+        "the np.linalg.norm of the difference between the picture's encoding and db_enc.",
         "Inside the loop, when dist < min_dist, update both min_dist and identity (to name), "
         "in the same `if`. The code after the loop prints the verdict and returns them.",
     ),

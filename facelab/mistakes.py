@@ -23,6 +23,7 @@ import re
 import numpy as np
 
 from .checks import Answer, Mistake
+from .decision import NOT_IN_DATABASE, accepts, verify_message
 from .expected import ALPHA, NO_MATCH_DISTANCE, THRESHOLD
 
 # ---------------------------------------------------------------- recognisers
@@ -251,29 +252,27 @@ TRIPLET_LOSS = (
 def _verify(distance, opens):
     """A verify written with one catalogued mistake: its distance and its door rule."""
     def verify(image_path, identity, database, model):
-        from .model import img_to_encoding
+        from .encoding import img_to_encoding
 
         diff = img_to_encoding(image_path, model) - np.asarray(database[identity])
         dist = float(distance(diff))
         door_open = bool(opens(dist))
-        print(f"It's {identity}, welcome in!" if door_open else
-              f"It's not {identity}, please go away")
+        print(verify_message(identity, door_open))
         return dist, door_open
     return verify
 
 
 def _verify_first_entry(image_path, identity, database, model):
-    from .model import img_to_encoding
+    from .encoding import img_to_encoding
 
     first = np.asarray(next(iter(database.values())))
     dist = float(np.linalg.norm(img_to_encoding(image_path, model) - first))
-    door_open = dist < THRESHOLD
-    print(f"It's {identity}, welcome in!" if door_open else f"It's not {identity}, please go away")
+    door_open = accepts(dist)
+    print(verify_message(identity, door_open))
     return dist, door_open
 
 
 _NORM = lambda d: np.linalg.norm(d)  # noqa: E731
-_BELOW = lambda d: d < THRESHOLD  # noqa: E731
 
 VERIFY = (
     NOT_ENCODED,
@@ -293,11 +292,11 @@ VERIFY = (
     Mistake("squared",
             "You used the squared distance: the lesson's distance is the L2 norm of the "
             "difference, np.linalg.norm(...), which takes the square root.",
-            returns=_verify(lambda d: np.sum(np.square(d)), _BELOW)),
+            returns=_verify(lambda d: np.sum(np.square(d)), accepts)),
     Mistake("abs_sum",
             "You added up absolute differences (the L1 distance): use the L2 norm of the "
             "difference, np.linalg.norm(...).",
-            returns=_verify(lambda d: np.sum(np.abs(d)), _BELOW)),
+            returns=_verify(lambda d: np.sum(np.abs(d)), accepts)),
     Mistake("wrong_entry",
             "You compared the picture with the wrong database entry: use the claimed person's "
             "encoding, database[identity].",
@@ -325,7 +324,7 @@ def _who(distance=_NORM, keep=lambda d, best: d < best, start=NO_MATCH_DISTANCE,
          update_dist=True, identity_inside=True):
     """A who_is_it written with one catalogued mistake in its search."""
     def who_is_it(image_path, database, model):
-        from .model import img_to_encoding
+        from .encoding import img_to_encoding
 
         encoding = img_to_encoding(image_path, model)
         min_dist, identity = start, None
@@ -338,7 +337,7 @@ def _who(distance=_NORM, keep=lambda d, best: d < best, start=NO_MATCH_DISTANCE,
                     identity = name
             if not identity_inside:
                 identity = name
-        print("Not in the database." if min_dist > THRESHOLD else f"it's {identity}")
+        print(f"it's {identity}" if accepts(min_dist) else NOT_IN_DATABASE)
         return min_dist, identity
     return who_is_it
 
@@ -376,7 +375,7 @@ WHO_IS_IT = (
             "You returned None as the identity of a stranger: return the nearest name either "
             "way; the message 'Not in the database.' already tells that it is a stranger.",
             spots=lambda a: a.items[1] is None and _near(a, 0)
-            and float(a.want.value[0]) > THRESHOLD),
+            and not accepts(a.want.value[0])),
     Mistake("wrong_message",
             "Your function finds the right person but prints another message: print "
             f"'Not in the database.' when min_dist > {THRESHOLD}, else \"it's <identity>, "

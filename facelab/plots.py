@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .decision import accepts, comparison, door_words
 from .expected import THRESHOLD
 
 
@@ -31,6 +32,8 @@ def _figure(nrows: int = 1, ncols: int = 1, figsize=(6.4, 4.8), **kwargs):
 #: display metadata marking a figure that shows photos of people; such image
 #: data is removed from committed notebooks (see facelab.release.strip_photos)
 PHOTO_METADATA = {"facelab": {"photo": True}}
+#: the text of a photo output, what a saved notebook shows once its photo is stripped
+PHOTO_NOTE = "[photo: it appears when you run this cell]"
 
 
 def _shown(fig, photo: bool = False):
@@ -56,7 +59,13 @@ def _shown(fig, photo: bool = False):
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    display(Image(data=buf.getvalue(), format="png"), metadata=PHOTO_METADATA if photo else None)
+    if photo:  # its text stays where the photo is stripped (facelab.release.strip_photos)
+        import base64
+
+        display({"image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
+                 "text/plain": PHOTO_NOTE}, raw=True, metadata=PHOTO_METADATA)
+    else:
+        display(Image(data=buf.getvalue(), format="png"))
     return None  # already shown; returning it would show it again as the cell's result
 
 
@@ -94,7 +103,7 @@ def distance_heatmap(matrix, row_labels: Sequence[str], col_labels: Sequence[str
     if annotate:
         for i in range(matrix.shape[0]):
             for j in range(matrix.shape[1]):
-                word = "\nmatch" if matrix[i, j] < threshold else ""
+                word = "\nmatch" if accepts(matrix[i, j], threshold) else ""
                 ax.text(j, i, f"{matrix[i, j]:.2f}{word}", ha="center", va="center", fontsize=6,
                         color="white" if matrix[i, j] < 1.0 else "black")
     fig.colorbar(im, ax=ax, label="L2 distance (0 = identical)")
@@ -157,8 +166,6 @@ def error_rates_plot(roc, marks: dict[str, float] | None = None,
 
 def door_decision(picture, badge, claimed: str, dist: float, threshold: float = THRESHOLD):
     """The camera picture next to the badge photo, with the decision in words."""
-    opens = dist < threshold
-    verdict = "door opens" if opens else "door stays shut"
     return show_pictures([picture, badge], ["camera", f"badge of {claimed}"],
-                         suptitle=f"distance {dist:.3f} {'<' if opens else '>='} {threshold}: "
-                                  f"{verdict}")
+                         suptitle=f"distance {dist:.3f} {comparison(dist, threshold)} {threshold}: "
+                                  f"{door_words(accepts(dist, threshold))}")

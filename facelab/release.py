@@ -2,7 +2,8 @@
 
 What changes, and only that:
 
-* In every cell starting with ``# GRADED FUNCTION: name``, each statement
+* In every graded cell (a ``# GRADED FUNCTION: name`` line, see
+  :mod:`facelab.cells`), each statement
   between ``### START CODE HERE ###`` and ``### END CODE HERE ###`` becomes
   the lesson's placeholder, keeping its indentation:
 
@@ -35,9 +36,10 @@ import tokenize
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from .cells import graded_name
 from .errors import ReleaseError
+from .plots import PHOTO_NOTE
 
-GRADED = re.compile(r"^\s*#\s*GRADED\s+FUNCTION\s*:\s*([A-Za-z_]\w*)", re.I)
 START = re.compile(r"^\s*#+\s*START\s+CODE\s+HERE\s*#*\s*$", re.I)
 END = re.compile(r"^\s*#+\s*END\s+CODE\s+HERE\s*#*\s*$", re.I)
 
@@ -146,13 +148,6 @@ def student_source(source: str, where: str = "graded cell") -> str:
     return result
 
 
-def graded_name(source: str) -> str | None:
-    """The exercise name if ``source`` is a graded cell, else None."""
-    first = source.lstrip("\n").split("\n", 1)[0]
-    m = GRADED.match(first)
-    return m.group(1) if m else None
-
-
 # ------------------------------------------------------------- one notebook
 def release_notebook(nb, where: str = "notebook"):
     """A student copy of a notebook object (nbformat NotebookNode); ``nb`` is not changed."""
@@ -182,21 +177,27 @@ def is_photo_output(output) -> bool:
 
 
 def strip_photos(nb) -> int:
-    """Remove the image data of photo outputs in place; return how many were stripped.
+    """Remove the image data of photo outputs in place; return how many outputs changed.
 
     The photos of the celebrity set are never committed, not even inside a
-    notebook's saved outputs. The output itself stays, with its text/plain
-    placeholder, so nbval (which does not compare images) still matches it.
+    notebook's saved outputs. The output itself stays, its text being
+    :data:`facelab.plots.PHOTO_NOTE` ("[photo: it appears when you run this
+    cell]"), the same text a fresh run gives, so nbval (which does not
+    compare images) still matches it.
     """
-    stripped = 0
+    changed = 0
     for cell in nb.cells:
         for output in cell.get("outputs", []):
-            if is_photo_output(output):
-                data = output.get("data", {})
-                for mime in [m for m in data if m.startswith("image/")]:
-                    del data[mime]
-                    stripped += 1
-    return stripped
+            if not is_photo_output(output):
+                continue
+            data = output.setdefault("data", {})
+            images = [m for m in data if m.startswith("image/")]
+            if images or data.get("text/plain") != PHOTO_NOTE:
+                changed += 1
+            for mime in images:
+                del data[mime]
+            data["text/plain"] = PHOTO_NOTE
+    return changed
 
 
 def strip_photos_files(paths: Sequence[str | os.PathLike]) -> dict:
@@ -226,14 +227,10 @@ def _read(path: Path):
 def _write_atomic(nb, path: Path) -> None:
     import nbformat
 
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            nbformat.write(nb, handle)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    from .atomic import atomic_write
+
+    with atomic_write(path, "w") as handle:
+        nbformat.write(nb, handle)
 
 
 def default_sources() -> Path:
@@ -290,39 +287,3 @@ def release(sources: Sequence[str | os.PathLike], out_dir: str | os.PathLike) ->
         _write_atomic(nb, target)
         written.append(target)
     return written
-
-
-# ------------------------------------------------------------------- the CLI
-def _cmd_release(args) -> int:
-    sources = args.sources or [default_sources()]
-    for path in release(sources, args.output):
-        print(f"wrote {path}")
-    return 0
-
-
-def _cmd_strip_photos(args) -> int:
-    for path, count in strip_photos_files(args.notebooks).items():
-        print(f"{path}: {count} photo output{'s' if count != 1 else ''} stripped")
-    return 0
-
-
-def register_cli(subparsers) -> None:
-    """Add `facelab release` and `facelab strip-photos` to the CLI."""
-    p = subparsers.add_parser(
-        "strip-photos", help="remove photos of people from saved notebook outputs",
-        description="Delete the image data of outputs that facelab.plots marked as showing "
-        "photos (run after executing the solution notebooks, before committing them).")
-    p.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="notebooks or folders")
-    p.set_defaults(func=_cmd_strip_photos)
-
-    p = subparsers.add_parser(
-        "release", help="make student notebooks from the solution notebooks",
-        description="Copy solution notebooks into OUTPUT with the code between "
-        "### START CODE HERE ### and ### END CODE HERE ### of each # GRADED FUNCTION cell "
-        "replaced by `None` placeholders, and the outputs of the graded cells and of "
-        "every cell after the first one cleared.")
-    p.add_argument("sources", nargs="*", metavar="NOTEBOOK",
-                   help="solution notebooks or folders (default: the workbook's notebooks/)")
-    p.add_argument("-o", "--output", required=True, metavar="FOLDER",
-                   help="folder to write the student notebooks into (created if needed)")
-    p.set_defaults(func=_cmd_release)

@@ -58,7 +58,7 @@ def badge(person: str) -> str:
 
 def pixels(picture: str) -> np.ndarray:
     """A picture as the naive method sees it: (160, 160, 3) float64 in [0, 1]."""
-    from .exercises import load_pixels
+    from .images import load_pixels
 
     return load_pixels(picture)
 
@@ -74,10 +74,10 @@ def seeded_triplet() -> tuple:
     """The lesson's three seeded random (3, 128) draws: anchor, positive, negative."""
     from ._quiet import tf
 
-    from .expected import TRIPLET_SEED, TRIPLET_SEEDED_DRAWS
+    from .expected import EMBEDDING_SIZE, TRIPLET_SEED, TRIPLET_SEEDED_DRAWS
 
     tf.random.set_seed(TRIPLET_SEED)
-    return tuple(tf.random.normal([3, 128], mean=m, stddev=s, seed=TRIPLET_SEED)
+    return tuple(tf.random.normal([3, EMBEDDING_SIZE], mean=m, stddev=s, seed=TRIPLET_SEED)
                  for m, s in TRIPLET_SEEDED_DRAWS)
 
 
@@ -98,7 +98,7 @@ def database_at_threshold(picture: str, person: str) -> dict:
     that opens strictly below the threshold stays shut. Raises RuntimeError
     if no coordinate gives an exact distance (never seen).
     """
-    from .model import img_to_encoding
+    from .encoding import img_to_encoding
 
     encoding = img_to_encoding(picture, resolve(MODEL))
     base = encoding.astype(np.float64)

@@ -40,10 +40,11 @@ def _verify(dist: str = "np.linalg.norm(encoding - database[identity])",
 def _who(dist: str = "np.linalg.norm(encoding - db_enc)", start: str = "100",
          test: str = "dist < min_dist", update: str = "min_dist = dist\n            identity = name",
          after: str = "", ret: str = "min_dist, identity", outside: str = "",
-         stranger: str = 'print("Not in the database.")') -> str:
+         stranger: str = 'print("Not in the database.")',
+         encoding: str = "img_to_encoding(image_path, model)") -> str:
     return (
         "def who_is_it(image_path, database, model):\n"
-        "    encoding = img_to_encoding(image_path, model)\n"
+        f"    encoding = {encoding}\n"
         f"    min_dist = {start}\n"
         "    identity = None\n"
         "    for name, db_enc in database.items():\n"
@@ -124,7 +125,10 @@ WRONG = [
     ("verify", "unfinished", _verify(dist="None", test="None", opened="None", encoding="None")),
     # who_is_it -------------------------------------------------------------
     ("who_is_it", "not_encoded", _who(dist="np.linalg.norm(image_path - db_enc)")),
+    ("who_is_it", "pixels_not_encoding", _who(
+        encoding="np.asarray(PIL.Image.open(image_path).resize((160, 160)), dtype=float)")),
     ("who_is_it", "swapped_return", _who(ret="identity, min_dist")),
+    ("who_is_it", "min_dist_list", _who(dist="[np.linalg.norm(encoding - db_enc)]")),
     ("who_is_it", "min_dist_array", _who(dist="np.linalg.norm(encoding - db_enc, axis=-1)")),
     ("who_is_it", "min_dist_tensor", _who(dist="tf.norm(encoding - db_enc)")),
     ("who_is_it", "never_updated", _who(test="dist > min_dist")),
