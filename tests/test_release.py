@@ -233,11 +233,27 @@ def test_student_notebooks_are_clean(path):
         assert not re.search(r"(from|import)\s+facelab\._", cell.source), cell.source
         assert "import facelab  #" not in cell.source
         for out in cell.get("outputs", []):
-            text = "".join(out.get("data", {}).get("text/plain", ""))
-            assert "IPython.core.display.Image object" not in text
+            data = out.get("data", {})
+            text = "".join(data.get("text/plain", ""))
+            if not [m for m in data if m.startswith("image/")]:  # the text is what shows
+                assert "IPython.core.display.Image object" not in text
             if out.get("metadata", {}).get("facelab", {}).get("photo"):
                 assert text == PHOTO_NOTE and not [m for m in out["data"] if m.startswith("image/")]
     if path.stem in EXERCISES_OF:
         text = "\n".join(c.source for c in student.cells if c.cell_type == "markdown")
         assert "more tests run when your work is graded" in text
         assert f'hint("{EXERCISES_OF[path.stem]}")' in text
+
+
+def test_strip_photos_leaves_a_note_where_the_photo_was():
+    from facelab.plots import PHOTO_METADATA, PHOTO_NOTE
+    from facelab.release import strip_photos
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("show()", outputs=[
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBOR", "text/plain":
+                               "<IPython.core.display.Image object>"}, metadata=PHOTO_METADATA),
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBOR", "text/plain": "chart"})])])
+    assert strip_photos(nb) == 1 and strip_photos(nb) == 0  # a second pass changes nothing
+    photo, chart = nb.cells[0].outputs
+    assert photo["data"] == {"text/plain": PHOTO_NOTE}
+    assert chart["data"] == {"image/png": "iVBOR", "text/plain": "chart"}
