@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import assets, layout
+from . import assets, layout, office
 from .errors import EmptyDatabaseError, ShapeError, UnknownIdentityError
 from .images import ImageLike
 from .layout import person_of  # noqa: F401  (the notebooks import it from here)
@@ -81,7 +81,7 @@ def employees() -> list[str]:
 
 def employee_pictures() -> dict[str, Path]:
     """``{name: images/database/<name>.png}``: one badge photo per employee."""
-    root = assets.require_office() / layout.DATABASE
+    root = office.require() / layout.DATABASE
     return {name: root / layout.badge_name(name) for name in employees()}
 
 
@@ -90,7 +90,7 @@ def camera_pictures(person: str | None = None) -> list[Path]:
 
     With ``person``, only theirs (UnknownIdentityError for a stranger's name).
     """
-    root = assets.require_office() / layout.CAMERA
+    root = office.require() / layout.CAMERA
     if person is not None and person not in employees():
         raise UnknownIdentityError(person, employees())
     found = [(layout.parse_camera_name(p.name), p) for p in root.glob("*.png")]
@@ -101,7 +101,7 @@ def face_pictures(split: str, person: str | None = None, cropped: bool = True) -
     """Photos of the ``train`` or ``val`` split: face crops (default) or originals."""
     if split not in ("train", "val"):
         raise ValueError(f"split must be 'train' or 'val', got {split!r}")
-    root = assets.require_office() / (layout.FACES if cropped else layout.ORIGINALS) / split
+    root = office.require() / (layout.FACES if cropped else layout.ORIGINALS) / split
     people = [person] if person else employees()
     for name in people:
         if name not in employees():
