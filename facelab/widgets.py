@@ -60,8 +60,10 @@ def front_door(database: Mapping, model, pictures: Sequence | None = None,
     from .database import camera_pictures
     from .model import encode_images
 
+    from .database import require_people
+
+    names = require_people(database)
     pictures = [Path(p) for p in (pictures if pictures is not None else camera_pictures())]
-    names = list(database)
     claimed = claimed if claimed is not None else names[0]
     codes = dict(zip(pictures, encode_images(pictures, model)))
     if interactive is None:
@@ -137,7 +139,9 @@ def upload_door(database: Mapping, model, claimed: str | None = None,
     The face is cut out with the detector first (like the face crops of the
     database). Without widgets, prints how to use it and returns None.
     """
-    names = list(database)
+    from .database import require_people
+
+    names = require_people(database)
     claimed = claimed if claimed is not None else names[0]
     if interactive is None:
         interactive = widgets_available()
