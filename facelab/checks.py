@@ -17,6 +17,7 @@ import contextlib
 import functools
 import io
 import math
+import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -142,7 +143,10 @@ class Case:
 def build_resource(res: Resource):
     """Build (once per process) the value a Resource names."""
     from . import database
-    from .model import load_pretrained
+
+    def load_pretrained():  # TensorFlow only for the resources that need the model
+        from .model import load_pretrained
+        return load_pretrained()
 
     if res.name == "model":
         return load_pretrained()
@@ -229,12 +233,9 @@ def call_case(fn: Callable, case: Case, max_stdout: int = 20_000) -> Outcome:
 
 def _describe_return(value) -> str:
     """The returned value's kind as the judges need it (tf tensors lose their type)."""
-    try:
-        from ._quiet import tf
-        if isinstance(value, tf.Tensor):
-            return "tf.Tensor"
-    except Exception:  # pragma: no cover
-        pass
+    tf = sys.modules.get("tensorflow")  # never imported: no tensor can exist
+    if tf is not None and isinstance(value, tf.Tensor):
+        return "tf.Tensor"
     return type_name(value)
 
 
