@@ -13,7 +13,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from .decision import accepts, verify_message, who_message
-from .errors import EmptyDatabaseError, ShapeError, UnknownIdentityError
+from .database import lookup, require_people
+from .errors import ShapeError
 from .expected import ALPHA, NO_MATCH_DISTANCE, THRESHOLD
 from .images import ImageLike, load_pixels  # noqa: F401 - load_pixels: also imported from here
 
@@ -77,9 +78,7 @@ def verify(image_path: ImageLike, identity: str, database: Mapping, model,
     """
     from .encoding import img_to_encoding
 
-    if identity not in database:
-        raise UnknownIdentityError(identity, database.keys())
-    reference = _encoding_row(database[identity], identity)
+    reference = _encoding_row(lookup(database, identity), identity)
     encoding = img_to_encoding(image_path, model)
     dist = float(np.linalg.norm(encoding[0] - reference))
     door_open = accepts(dist, threshold)
@@ -100,8 +99,7 @@ def who_is_it(image_path: ImageLike, database: Mapping, model, threshold: float 
     """
     from .encoding import img_to_encoding
 
-    if len(database) == 0:
-        raise EmptyDatabaseError("the database is empty: add at least one person first")
+    require_people(database)
     encoding = img_to_encoding(image_path, model)[0]
     min_dist, identity = NO_MATCH_DISTANCE, None
     for name, db_enc in database.items():

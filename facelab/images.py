@@ -177,12 +177,17 @@ def crop_box(face: Face, width: int, height: int, margin: float = CROP_MARGIN):
     return left, top, right, bottom
 
 
+def cut_box(pixels: np.ndarray, box, size: int = IMAGE_SIZE) -> np.ndarray:
+    """Cut ``box`` = (left, top, right, bottom) out of ``pixels``, resized to (size, size, 3)."""
+    left, top, right, bottom = box
+    crop = Image.fromarray(pixels[top:bottom, left:right])
+    return np.asarray(crop.resize((size, size), Image.BILINEAR))
+
+
 def cut_face(pixels: np.ndarray, face: Face, size: int = IMAGE_SIZE,
              margin: float = CROP_MARGIN) -> np.ndarray:
     """Cut ``face`` (a detection in ``pixels``) with a margin, resized to (size, size, 3)."""
-    left, top, right, bottom = crop_box(face, pixels.shape[1], pixels.shape[0], margin)
-    crop = Image.fromarray(pixels[top:bottom, left:right])
-    return np.asarray(crop.resize((size, size), Image.BILINEAR))
+    return cut_box(pixels, crop_box(face, pixels.shape[1], pixels.shape[0], margin), size)
 
 
 def crop_face(image: ImageLike, size: int = IMAGE_SIZE, margin: float = CROP_MARGIN) -> np.ndarray:

@@ -229,7 +229,7 @@ def _write_atomic(nb, path: Path) -> None:
 
     from .atomic import atomic_write
 
-    with atomic_write(path, "w") as handle:
+    with atomic_write(path, text=True) as handle:
         nbformat.write(nb, handle)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .checks import Resource, resolve
+from .errors import FacelabError
 from .expected import THRESHOLD
 
 
@@ -95,7 +96,7 @@ def database_at_threshold(picture: str, person: str) -> dict:
     The entry is the picture's own encoding, in float64, moved by THRESHOLD
     along one coordinate, so that ``np.linalg.norm(encoding - entry)`` is
     exactly THRESHOLD (float64 arithmetic, the lesson's formula) and a door
-    that opens strictly below the threshold stays shut. Raises RuntimeError
+    that opens strictly below the threshold stays shut. Raises FacelabError
     if no coordinate gives an exact distance (never seen).
     """
     from .encoding import img_to_encoding
@@ -108,7 +109,8 @@ def database_at_threshold(picture: str, person: str) -> dict:
         if (float(np.linalg.norm(encoding - entry)) == THRESHOLD
                 and float(np.linalg.norm(entry - encoding)) == THRESHOLD):
             return {**resolve(OFFICE_DB), person: entry}
-    raise RuntimeError(f"no exact threshold entry for {picture}")  # pragma: no cover
+    raise FacelabError(f"expected a coordinate giving a distance of exactly {THRESHOLD} "
+                       f"from {picture}, found none")  # pragma: no cover
 
 
 MODEL = Resource(model)

@@ -110,11 +110,12 @@ def front_door_controls(database: Mapping, model, pictures: Sequence | None = No
 
 
 def _door_start(database, model, pictures, claimed):
-    from .database import camera_pictures
+    from .database import camera_pictures, require_people
     from .encoding import encode_images
 
+    names = require_people(database)
     pictures = [Path(p) for p in (pictures if pictures is not None else camera_pictures())]
-    claimed = claimed if claimed is not None else next(iter(database))
+    claimed = claimed if claimed is not None else names[0]
     return pictures, claimed, dict(zip(pictures, encode_images(pictures, model)))
 
 
@@ -180,11 +181,13 @@ def upload_door_controls(database: Mapping, model, claimed: str | None = None,
     """
     import ipywidgets as W
 
+    from .database import require_people
     from .errors import FacelabError
 
+    names = require_people(database)
     upload = W.FileUpload(accept="image/*", multiple=False, description="your photo")
-    who = W.Dropdown(options=list(database), value=claimed if claimed is not None
-                     else next(iter(database)), description="claims")
+    who = W.Dropdown(options=names, value=claimed if claimed is not None else names[0],
+                     description="claims")
     slider = _slider(W, threshold)
     out = W.Output()
     state: dict = {}
@@ -221,8 +224,12 @@ def upload_door(database: Mapping, model, claimed: str | None = None,
     """Upload your own photo and a claimed name; see the face crop, distance and decision.
 
     Displays the widget once (see :func:`upload_door_controls`) and returns
-    None; without widgets, prints how to use it.
+    None; without widgets, prints how to use it. An empty database raises
+    EmptyDatabaseError.
     """
+    from .database import require_people
+
+    require_people(database)
     if interactive is None:
         interactive = widgets_available()
     if not interactive:
