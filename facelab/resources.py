@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import Resource, resolve
+from .calling import Resource, resolve
 from .errors import FacelabError
 from .expected import THRESHOLD
 

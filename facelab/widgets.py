@@ -24,8 +24,8 @@ from .decision import accepts, comparison, door_words
 from .expected import THRESHOLD
 
 #: the threshold slider: its range, step (two decimals) and width, wide enough
-#: that one step is a few pixels (about 4 px per 0.01)
-SLIDER_MIN, SLIDER_MAX, SLIDER_STEP, SLIDER_WIDTH = 0.2, 1.6, 0.01, "640px"
+#: that one step is a few pixels (about 3.5 px of track per 0.01)
+SLIDER_MIN, SLIDER_MAX, SLIDER_STEP, SLIDER_WIDTH = 0.0, 1.6, 0.01, "720px"
 
 
 def widgets_available() -> bool:
