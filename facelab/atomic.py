@@ -16,21 +16,19 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb"):
+def atomic_write(path: str | os.PathLike, text: bool = False):
     """Open a temporary file next to ``path``; on a clean exit it replaces ``path``.
 
-    ``mode`` is ``"wb"`` (bytes) or ``"w"`` (UTF-8 text). The folder is
+    The file is binary, or UTF-8 text with ``text=True``. The folder is
     created if needed. An exception inside the block (or a failed fsync or
     rename) removes the temporary file and propagates; ``path`` keeps its old
     content, or stays absent.
     """
-    if mode not in ("wb", "w"):
-        raise ValueError(f"mode must be 'wb' or 'w', got {mode!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as handle:
+        with os.fdopen(fd, "w" if text else "wb", encoding="utf-8" if text else None) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
@@ -48,5 +46,5 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_write`)."""
-    with atomic_write(path, "w") as handle:
+    with atomic_write(path, text=True) as handle:
         handle.write(text)

@@ -28,9 +28,9 @@ def _cmd_fetch(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from . import assets, demo
+    from . import demo, office
 
-    assets.require_office()
+    office.require()
     demo.run()
     print("\nNext: open the notebooks with `.venv/bin/jupyter lab notebooks/` "
           "and start with 1_naive_verification.ipynb.")
@@ -39,9 +39,11 @@ def _cmd_demo(args) -> int:
 
 def _office():
     """The pretrained model and the office's employee database."""
+    from . import office
     from .database import office_database
     from .model import load_pretrained
 
+    office.require()  # before the model: a damaged office is said in a second
     model = load_pretrained()
     return model, office_database(model)
 

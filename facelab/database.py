@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import assets, layout
-from .errors import EmptyDatabaseError, ShapeError, UnknownIdentityError
+from . import assets, layout, office
+from .errors import ArgumentError, EmptyDatabaseError, ShapeError, UnknownIdentityError
 from .images import ImageLike
 from .layout import person_of  # noqa: F401  (the notebooks import it from here)
 
@@ -56,14 +56,21 @@ def distances_to(encoding, gallery: Mapping[str, np.ndarray]) -> dict:
     ``encoding`` has shape (1, 128) or (128,); returns ``{name: float}``.
     An empty gallery raises EmptyDatabaseError.
     """
-    if len(gallery) == 0:
-        raise EmptyDatabaseError("the database is empty: add at least one person first")
+    require_people(gallery)
     row = np.asarray(encoding, dtype=np.float32).reshape(-1)
     out = {}
     for name, codes in gallery.items():
         codes = np.asarray(codes, dtype=np.float32).reshape(-1, row.shape[0])
         out[name] = float(np.min(np.linalg.norm(codes - row, axis=1)))
     return out
+
+
+def require_people(database: Mapping) -> list[str]:
+    """The names in ``database``, in order; EmptyDatabaseError when there are none."""
+    if len(database) == 0:
+        raise EmptyDatabaseError("expected a database with at least one person, got an empty "
+                                 "one: enrol someone first")
+    return list(database)
 
 
 def lookup(database: Mapping, name: str):
@@ -81,7 +88,7 @@ def employees() -> list[str]:
 
 def employee_pictures() -> dict[str, Path]:
     """``{name: images/database/<name>.png}``: one badge photo per employee."""
-    root = assets.require_office() / layout.DATABASE
+    root = office.require() / layout.DATABASE
     return {name: root / layout.badge_name(name) for name in employees()}
 
 
@@ -90,7 +97,7 @@ def camera_pictures(person: str | None = None) -> list[Path]:
 
     With ``person``, only theirs (UnknownIdentityError for a stranger's name).
     """
-    root = assets.require_office() / layout.CAMERA
+    root = office.require() / layout.CAMERA
     if person is not None and person not in employees():
         raise UnknownIdentityError(person, employees())
     found = [(layout.parse_camera_name(p.name), p) for p in root.glob("*.png")]
@@ -100,8 +107,8 @@ def camera_pictures(person: str | None = None) -> list[Path]:
 def face_pictures(split: str, person: str | None = None, cropped: bool = True) -> list[Path]:
     """Photos of the ``train`` or ``val`` split: face crops (default) or originals."""
     if split not in ("train", "val"):
-        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
-    root = assets.require_office() / (layout.FACES if cropped else layout.ORIGINALS) / split
+        raise ArgumentError(f"expected the split 'train' or 'val', got {split!r}")
+    root = office.require() / (layout.FACES if cropped else layout.ORIGINALS) / split
     people = [person] if person else employees()
     for name in people:
         if name not in employees():

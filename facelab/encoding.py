@@ -23,14 +23,15 @@ import numpy as np
 
 from ._quiet import keras, tf
 from .atomic import atomic_write
-from .errors import FacelabError, ShapeError
+from .errors import ModelError, ShapeError
 from .expected import EMBEDDING_SIZE, IMAGE_SIZE
 from .images import ImageLike, load_image, to_model_input
 
 
 def _check_model(model) -> None:
     if not callable(model):
-        raise FacelabError(f"expected a Keras model as `model`, got {type(model).__name__}")
+        raise ModelError(f"expected a Keras model (or a callable) as `model`, got "
+                         f"{type(model).__name__}")
 
 
 #: id(model) -> (model, compiled function), the most recent _MAX_COMPILED models only

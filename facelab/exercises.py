@@ -13,17 +13,10 @@ from collections.abc import Mapping
 import numpy as np
 
 from .decision import accepts, verify_message, who_message
-from .errors import EmptyDatabaseError, ShapeError, UnknownIdentityError
+from .database import lookup, require_people
+from .errors import ShapeError
 from .expected import ALPHA, NO_MATCH_DISTANCE, THRESHOLD
-from .images import ImageLike, load_image, resize_nearest
-
-
-def load_pixels(image: ImageLike) -> np.ndarray:
-    """A picture as the naive method sees it: (160, 160, 3) float64 in [0, 1].
-
-    Loaded as RGB and resized with nearest-neighbour, like the model's input.
-    """
-    return resize_nearest(load_image(image)).astype(np.float64) / 255.0
+from .images import ImageLike, load_pixels  # noqa: F401 - load_pixels: also imported from here
 
 
 def pixel_distance(image_a, image_b) -> float:
@@ -61,7 +54,9 @@ def triplet_loss(y_true, y_pred, alpha: float = ALPHA):
 
 
 def _encoding_row(encoding, name: str) -> np.ndarray:
-    arr = np.asarray(encoding, dtype=np.float32)
+    """A database entry as one (128,) row, in float64 (an entry given in float64 keeps its
+    exact value: the door's decision at exactly the threshold depends on it)."""
+    arr = np.asarray(encoding, dtype=np.float64)
     if arr.ndim == 2 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.ndim != 1:
@@ -83,9 +78,7 @@ def verify(image_path: ImageLike, identity: str, database: Mapping, model,
     """
     from .encoding import img_to_encoding
 
-    if identity not in database:
-        raise UnknownIdentityError(identity, database.keys())
-    reference = _encoding_row(database[identity], identity)
+    reference = _encoding_row(lookup(database, identity), identity)
     encoding = img_to_encoding(image_path, model)
     dist = float(np.linalg.norm(encoding[0] - reference))
     door_open = accepts(dist, threshold)
@@ -106,8 +99,7 @@ def who_is_it(image_path: ImageLike, database: Mapping, model, threshold: float 
     """
     from .encoding import img_to_encoding
 
-    if len(database) == 0:
-        raise EmptyDatabaseError("the database is empty: add at least one person first")
+    require_people(database)
     encoding = img_to_encoding(image_path, model)[0]
     min_dist, identity = NO_MATCH_DISTANCE, None
     for name, db_enc in database.items():

@@ -97,6 +97,14 @@ def resize_nearest(pixels: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
     return np.asarray(Image.fromarray(pixels).resize((size, size), Image.NEAREST))
 
 
+def load_pixels(image: ImageLike) -> np.ndarray:
+    """A picture as the naive method sees it: (160, 160, 3) float64 in [0, 1].
+
+    Loaded as RGB and resized with nearest-neighbour, like the model's input.
+    """
+    return resize_nearest(load_image(image)).astype(np.float64) / 255.0
+
+
 def to_model_input(pixels: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 -> (160, 160, 3) float32 in [0, 1], ready for the model."""
     return resize_nearest(_as_rgb_array(pixels)).astype(np.float32) / np.float32(255.0)
@@ -169,12 +177,17 @@ def crop_box(face: Face, width: int, height: int, margin: float = CROP_MARGIN):
     return left, top, right, bottom
 
 
+def cut_box(pixels: np.ndarray, box, size: int = IMAGE_SIZE) -> np.ndarray:
+    """Cut ``box`` = (left, top, right, bottom) out of ``pixels``, resized to (size, size, 3)."""
+    left, top, right, bottom = box
+    crop = Image.fromarray(pixels[top:bottom, left:right])
+    return np.asarray(crop.resize((size, size), Image.BILINEAR))
+
+
 def cut_face(pixels: np.ndarray, face: Face, size: int = IMAGE_SIZE,
              margin: float = CROP_MARGIN) -> np.ndarray:
     """Cut ``face`` (a detection in ``pixels``) with a margin, resized to (size, size, 3)."""
-    left, top, right, bottom = crop_box(face, pixels.shape[1], pixels.shape[0], margin)
-    crop = Image.fromarray(pixels[top:bottom, left:right])
-    return np.asarray(crop.resize((size, size), Image.BILINEAR))
+    return cut_box(pixels, crop_box(face, pixels.shape[1], pixels.shape[0], margin), size)
 
 
 def crop_face(image: ImageLike, size: int = IMAGE_SIZE, margin: float = CROP_MARGIN) -> np.ndarray:

@@ -6,7 +6,7 @@
     camera/<person>_<n>.png                      front-door pictures, n = 1, 2, ...
     crops.json                                   the detector's boxes
 
-``facelab.assets`` builds this layout; ``facelab.database`` reads it.
+``facelab.office`` builds and checks this layout; ``facelab.database`` reads it.
 """
 
 from __future__ import annotations
@@ -60,3 +60,21 @@ def person_of(picture: str | Path) -> str:
     if path.parent.name == DATABASE:
         return path.stem
     return path.parent.name
+
+
+def derived_files(manifest: dict) -> dict[str, str]:
+    """Every picture the office build makes -> the original photo it comes from.
+
+    Keys are paths relative to ``images/`` (``faces/...``, ``database/<person>.png``,
+    ``camera/<person>_<n>.png``), values paths relative to ``originals/``. The badge
+    photo of each person is the manifest's ``database`` photo; their camera
+    pictures are their ``val/`` photos in sorted order, numbered from 1.
+    """
+    originals = sorted(manifest["originals"])
+    plan = {f"{FACES}/{face_name(rel)}": rel for rel in originals}
+    for person, rel in sorted(manifest["database"].items()):
+        plan[f"{DATABASE}/{badge_name(person)}"] = rel
+        val = [r for r in originals if r.startswith(f"val/{person}/")]
+        for n, rel_val in enumerate(val, start=1):
+            plan[f"{CAMERA}/{camera_name(person, n)}"] = rel_val
+    return plan

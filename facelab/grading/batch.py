@@ -69,7 +69,8 @@ def _judge(ctx: pool.Context, name: str, i: int, raw) -> checks.CaseResult:
         err = raw.get("error")
         outcome = checks.Outcome(value=wire.decode(raw["value"]), stdout=str(raw.get("stdout") or "")[:20_000],
                                  error=None if err is None else str(err)[:500],
-                                 detail=str(raw.get("detail") or "")[:2000])
+                                 detail=str(raw.get("detail") or "")[:2000],
+                                 unset=tuple(str(u)[:40] for u in list(raw.get("unset") or ())[:10]))
     except (wire.WireError, KeyError, TypeError, AttributeError):
         outcome = checks.Outcome(error="ValueError: unreadable return value")
     return checks.judge_case(case, outcome, ctx.expected[name][i])

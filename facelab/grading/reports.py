@@ -55,7 +55,7 @@ def _leaves(obj):
             yield k
             yield from _leaves(o)
     elif isinstance(obj, checks.Resource):
-        yield obj.name
+        yield getattr(obj.build, "__name__", "")
         yield from _leaves(obj.params)
     else:
         yield obj

@@ -30,7 +30,6 @@ import signal
 import sys
 import threading
 import time
-import traceback
 
 import numpy as np
 
@@ -94,39 +93,22 @@ def _fresh(obj, model, tf):
     return obj
 
 
-def _plain(value, tf, depth=0):
-    """A returned value made plain: (kind, value) as the judges read it."""
-    if depth == 0:
-        kind = "tf.Tensor" if isinstance(value, tf.Tensor) else type(value).__name__
-        return kind, _plain(value, tf, 1)
-    if depth > 5:
-        return wire._short(value)
-    if hasattr(value, "numpy") and callable(value.numpy):
-        try:
-            return np.asarray(value.numpy())
-        except Exception:  # noqa: BLE001
-            return wire._short(value)
-    if isinstance(value, (tuple, list)):
-        return type(value)(_plain(v, tf, depth + 1) for v in value)
-    if isinstance(value, (bool, int, float, str, type(None), np.ndarray, np.generic)):
-        return value
-    return wire._short(value)
+def call(fn, args, kwargs) -> dict:
+    """Call a student function with facelab's own :func:`facelab.calling.call_case`;
+    the Outcome as a JSON-able dict (an exit or interrupt is an error like any other)."""
+    from types import SimpleNamespace
 
+    from ..calling import call_case
 
-def call(fn, args, kwargs, tf) -> dict:
-    """Call a student function; the outcome as a JSON-able dict (stdout captured)."""
-    buf = io.StringIO()
     try:
-        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(io.StringIO()):
-            value = fn(*args, **kwargs)
-        out = {"value": wire.encode(_plain(value, tf)), "error": None, "detail": ""}
-    except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt: feedback too
-        what = "called sys.exit()" if isinstance(exc, SystemExit) else str(exc)
-        tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-        out = {"value": ["v", None], "error": f"{type(exc).__name__}: {what}"[:500],
-               "detail": "".join(tb[-3:])[-1500:]}
-    out["stdout"] = buf.getvalue()[:MAX_STDOUT]
-    return out
+        with contextlib.redirect_stderr(io.StringIO()):
+            o = call_case(fn, SimpleNamespace(args=args, kwargs=kwargs), MAX_STDOUT)
+        return {"value": wire.encode(o.value), "stdout": o.stdout, "error": o.error,
+                "detail": o.detail, "unset": [str(u) for u in o.unset]}
+    except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt, a hostile repr
+        what = "called sys.exit()" if isinstance(exc, SystemExit) else type(exc).__name__
+        return {"value": ["v", None], "stdout": "", "error": f"{type(exc).__name__}: your function {what}"[:500],
+                "detail": "", "unset": []}
 
 
 def _define(pieces: list[dict], name: str):
@@ -162,11 +144,7 @@ def run_child(job: dict, cases: dict, table: dict, wfd: int) -> None:
             continue
         for i in ex["cases"]:
             args, kwargs = cases[name][i]
-            try:
-                outcome = call(fn, _fresh(args, model, tf), _fresh(kwargs, model, tf), tf)
-            except BaseException as exc:  # noqa: BLE001 - a hostile __repr__ and the like
-                outcome = {"value": ["v", None], "error": f"unreadable return value ({type(exc).__name__})",
-                           "detail": "", "stdout": ""}
+            outcome = call(fn, _fresh(args, model, tf), _fresh(kwargs, model, tf))
             wire.send(wfd, {"t": "case", "ex": name, "i": i, "outcome": outcome})
     wire.send(wfd, {"t": "end"})
 
@@ -294,7 +272,7 @@ def _fork_one(job: dict, cases: dict, table: dict, keep: tuple, work: str) -> tu
 
 def serve(rfd: int, wfd: int) -> None:
     """The server's loop: hello, then one child per ``student`` message until EOF."""
-    from .. import model as _encoder  # noqa: F401 - imported once, before any fork
+    from .. import calling, model  # noqa: F401 - imported once, before any fork
     from .._quiet import tf  # noqa: F401
 
     setup = wire.recv(rfd)
