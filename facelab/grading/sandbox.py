@@ -305,9 +305,10 @@ def protect(paths, boundary: Boundary, readable=()) -> Protection:
 
     Both modes remember ``paths`` in ``boundary.secrets`` (namespaces mode covers
     those inside its view at each launch). User mode also clears the "other" bits of
-    each path (owner and group keep theirs; root reads all), and adds "other" search
+    each path (owner and group keep theirs; root reads all), adds "other" search
     permission to the folders leading to the Python installation, the package and
-    ``readable``. A readable path inside a secret folder raises GradingError."""
+    ``readable``, and "other" read permission to those paths themselves (not to
+    what a readable folder holds). A readable path inside a secret folder raises GradingError."""
     paths = sorted({os.path.realpath(p) for p in paths if os.path.lexists(p)})
     boundary.secrets = paths
     prot = Protection()
@@ -324,10 +325,10 @@ def protect(paths, boundary: Boundary, readable=()) -> Protection:
             if not os.path.islink(p):
                 _chmod(prot, p, stat.S_IMODE(os.lstat(p).st_mode) & ~0o007)
         for r in needed:
-            for a in list(reversed(Path(r).parents)) + [Path(r)]:
-                mode = stat.S_IMODE(os.stat(a).st_mode)
-                if stat.S_ISDIR(os.stat(a).st_mode) and not mode & 0o001:
-                    _chmod(prot, str(a), mode | 0o001)
+            for a in reversed(Path(r).parents):
+                _chmod(prot, str(a), stat.S_IMODE(os.stat(a).st_mode) | 0o001)
+            st = os.stat(r)
+            _chmod(prot, r, stat.S_IMODE(st.st_mode) | (0o005 if stat.S_ISDIR(st.st_mode) else 0o004))
     except OSError as exc:
         prot.restore()
         raise GradingError(f"cannot change the permissions of {exc.filename}: {exc.strerror}") from None
@@ -402,7 +403,12 @@ def _view_script(b: Boundary, s: _Slot, readable, tmp_mb: int) -> list:
     mount = q(b.tools["mount"])
     R = q(s.root)
     lines = ["set -e", f"{mount} -t tmpfs -o mode=0755,size=8m,nosuid,nodev facelab-root {R}"]
-    lines += [f": > {R}/.secret", f"chmod 000 {R}/.secret"]
+    tmpfs = f"{mount} -t tmpfs -o mode=1777,size={tmp_mb}m,nosuid,nodev"
+    lines += [f": > {R}/.secret", f"chmod 000 {R}/.secret",  # first: binds may lie in /tmp
+              f"mkdir -p {R}/tmp {R}/dev {R}/proc", f"{tmpfs} tmp {R}/tmp",
+              f"{mount} -t tmpfs -o mode=0755,size=64k,nosuid dev {R}/dev"]
+    for d in DEVICES:
+        lines += [f"touch {R}/dev/{d}", f"{mount} --bind /dev/{d} {R}/dev/{d}"]
     shown: list = []
 
     def bind(src: str, writable: bool = False) -> None:
@@ -428,17 +434,12 @@ def _view_script(b: Boundary, s: _Slot, readable, tmp_mb: int) -> list:
             lines.append(f"{mount} -t tmpfs -o ro,size=4k,mode=000 hidden {q(s.root + p)}")
         else:
             lines.append(f"{mount} --bind {R}/.secret {q(s.root + p)}")
-    tmpfs = f"{mount} -t tmpfs -o mode=1777,size={tmp_mb}m,nosuid,nodev"
-    lines += [f"mkdir -p {R}/tmp {R}/dev {R}/proc", f"{tmpfs} tmp {R}/tmp",
-              f"{mount} -t tmpfs -o mode=0755,size=64k,nosuid dev {R}/dev"]
-    for d in DEVICES:
-        lines += [f"touch {R}/dev/{d}", f"{mount} --bind /dev/{d} {R}/dev/{d}"]
-    bind(os.path.realpath(s.scratch), writable=True)  # after /tmp: it may lie there
+    bind(os.path.realpath(s.scratch), writable=True)
     lines += [f"mkdir {R}/dev/shm", f"{tmpfs} shm {R}/dev/shm", f"ln -s /proc/self/fd {R}/dev/fd",
               f"{mount} -t proc -o nosuid,nodev,noexec proc {R}/proc",
               f"mkdir {R}/.old", f"cd {R}", f"{q(b.tools['pivot_root'])} . .old",
               f"{q(b.tools['umount'])} -l /.old", "rmdir /.old", f"{mount} -o remount,ro,bind /",
-              f"cd {q(os.path.realpath(s.scratch))}"]
+              f"cd {q(os.path.realpath(s.scratch))}", "unset OLDPWD"]
     return lines
 
 
@@ -470,7 +471,7 @@ def _sweep(b: Boundary, uid: int, gid: int) -> list:
     for _ in range(100):
         if not _pids_of(uid):
             break
-        _run([*_drop(b, uid, gid), b.tools["kill"], "-s", "KILL", "--", "-1"])
+        _run([*_drop(b, uid, gid), b.tools["kill"], "-KILL", "-1"])
         time.sleep(0.01)
     for d in SHARED_WRITABLE:
         with contextlib.suppress(OSError), os.scandir(d) as it:
@@ -567,16 +568,16 @@ def usage(proc: subprocess.Popen) -> dict:
 def end(proc: subprocess.Popen, boundary: Boundary) -> list:
     """Kill ``proc`` and every process its slot's user runs, wait for it, remove the
     scratch, the view folder and the user's files in the shared writable folders.
-    Returns ``["pid name", ...]`` of the processes that were still alive."""
+    Returns ``["pid name", ...]`` of the processes that were still alive. Its stdin is
+    closed; what is left on stdout/stderr stays readable (to EOF) for the caller."""
     s = proc.sandbox
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)  # the wrapper (and unshare: its namespace dies)
     killed = _sweep(boundary, s.uid, s.gid) if s.uid is not None else []
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=10)
-    for f in (proc.stdin, proc.stdout, proc.stderr):
-        with contextlib.suppress(Exception):
-            f and f.close()
+    with contextlib.suppress(Exception):
+        proc.stdin and proc.stdin.close()
     shutil.rmtree(s.scratch, ignore_errors=True)
     if s.root:
         with contextlib.suppress(OSError):
