@@ -579,9 +579,14 @@ def end(proc: subprocess.Popen, boundary: Boundary) -> list:
     with contextlib.suppress(Exception):
         proc.stdin and proc.stdin.close()
     shutil.rmtree(s.scratch, ignore_errors=True)
-    if s.root:
-        with contextlib.suppress(OSError):
+    for _ in range(100 if s.root else 0):  # busy until the namespace's mounts are gone
+        try:
             os.rmdir(s.root)
+            break
+        except FileNotFoundError:
+            break
+        except OSError:
+            time.sleep(0.01)
     if s.cgroup:
         with contextlib.suppress(OSError):
             os.rmdir(s.cgroup)
