@@ -397,7 +397,7 @@ def _drop(b: Boundary, uid: int, gid: int) -> list:
             "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
 
 
-def _view_script(b: Boundary, s: _Slot, readable, tmp_mb: int) -> list:
+def _view_script(b: Boundary, s: _Slot, readable, tmp_mb: int, scratch_mb: int | None) -> list:
     """Shell lines (run as root inside the new namespaces) that build the view."""
     q = shlex.quote
     mount = q(b.tools["mount"])
@@ -434,7 +434,12 @@ def _view_script(b: Boundary, s: _Slot, readable, tmp_mb: int) -> list:
             lines.append(f"{mount} -t tmpfs -o ro,size=4k,mode=000 hidden {q(s.root + p)}")
         else:
             lines.append(f"{mount} --bind {R}/.secret {q(s.root + p)}")
-    bind(os.path.realpath(s.scratch), writable=True)
+    if scratch_mb:  # a tmpfs of its own: filling it fills neither the disk nor the host
+        dst = q(s.root + os.path.realpath(s.scratch))
+        lines += [f"mkdir -p {dst}", f"{mount} -t tmpfs -o mode=0700,uid={s.uid},gid={s.gid},"
+                  f"size={scratch_mb}m,nosuid,nodev scratch {dst}"]
+    else:
+        bind(os.path.realpath(s.scratch), writable=True)
     lines += [f"mkdir {R}/dev/shm", f"{tmpfs} shm {R}/dev/shm", f"ln -s /proc/self/fd {R}/dev/fd",
               f"{mount} -t proc -o nosuid,nodev,noexec proc {R}/proc",
               f"mkdir {R}/.old", f"cd {R}", f"{q(b.tools['pivot_root'])} . .old",
@@ -494,7 +499,7 @@ def _sweep(b: Boundary, uid: int, gid: int) -> list:
 
 def launch(argv, *, boundary: Boundary, scratch, readable=(), env=None, slot: int = 0,
            memory_mb: float | None = None, pass_fds=(), nproc: int = 256, fsize_mb: int = 1024,
-           tmp_mb: int = 256, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+           tmp_mb: int = 256, scratch_mb: int | None = 1024, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
            stderr=subprocess.DEVNULL) -> subprocess.Popen:
     """Start ``argv`` inside the boundary, in ``scratch`` (created, owned by the slot's
     user, mode 0700; removed by :func:`end`). The environment is exactly ``env`` plus
@@ -530,7 +535,7 @@ def launch(argv, *, boundary: Boundary, scratch, readable=(), env=None, slot: in
         pre.append(f"echo $$ > {shlex.quote(s.cgroup)}/cgroup.procs")
     if boundary.mode == "namespaces":
         s.root = tempfile.mkdtemp(prefix="facelab-view-")
-        inner = "\n".join(_view_script(boundary, s, readable, tmp_mb)
+        inner = "\n".join(_view_script(boundary, s, readable, tmp_mb, scratch_mb)
                           + [" ".join(map(shlex.quote, run)) + ' "$@"'])
         unshare = [boundary.tools["unshare"], "--pid", "--fork", "--kill-child", "--mount",
                    "--net", "--ipc", "--uts", "--propagation", "private", "/bin/sh", "-c", inner, "sh"]
