@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .decision import accepts
 from .errors import ImageError, PairsFileError, ShapeError
 
 
@@ -139,7 +140,7 @@ def accuracy_at(genuine, impostor, threshold: float) -> float:
     total = gen.size + imp.size
     if total == 0:
         return 0.0
-    return float((np.sum(gen < threshold) + np.sum(imp >= threshold)) / total)
+    return float((np.sum(accepts(gen, threshold)) + np.sum(~accepts(imp, threshold))) / total)
 
 
 def best_threshold(genuine, impostor) -> tuple[float, float]:
