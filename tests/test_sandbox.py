@@ -290,14 +290,16 @@ def test_no_inherited_descriptors_or_environment(boundary, tmp_path, monkeypatch
 def test_ipc_objects_are_removed(boundary):
     code = """
     import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    print(libc.shmget(0, 4096, 0o1600))
+    libc = ctypes.CDLL(None, use_errno=True)  # IPC_PRIVATE, IPC_CREAT | 0600: outlive the process
+    print(min(libc.shmget(0, 4096, 0o1600), libc.semget(0, 1, 0o1600), libc.msgget(0, 0o1600)))
     """
     rc, out, err, _ = run(boundary, code)
     assert rc == 0 and int(out) >= 0, err
     uid = str(boundary.users[0][1])
-    rows = [r.split() for r in Path("/proc/sysvipc/shm").read_text().splitlines()[1:]]
-    assert not [r for r in rows if r[7] == uid]
+    for kind in ("shm", "sem", "msg"):
+        rows = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()
+        col = rows[0].split().index("uid")
+        assert not [r for r in rows[1:] if r.split()[col] == uid], kind
 
 
 def test_memory_limit_by_cgroup(boundary):
