@@ -1,8 +1,10 @@
 """The hostile suite: every submission in tests/hostile/ graded by `facelab grade`.
 
 Each hostile file says in its first lines what it tries and the score it
-must not exceed (``# bound: 0``, or ``# bound: pixel_distance`` = at most the
-points of the exercises it solves honestly). Right after each one, in name
+must not exceed, per exercise: ``# bound: 0`` = what plain constants earn
+(tests/hostile/_constants.py: a distance of 0.0 is right for two identical
+pictures), ``# bound: pixel_distance`` = the maximum of the exercises it
+solves honestly, constants' points for the others. Right after each one, in name
 order, a correct student (tests/hostile/_correct.py) is graded and must get
 the maximum, with one slot and with two. After the batch: the exit code is
 0, no process of a sandbox user is alive, no file or IPC object of theirs is
@@ -151,6 +153,7 @@ def batch(request, tmp_path_factory):
     subs, out = work / "submissions", work / "out"
     subs.mkdir()
     shutil.copy(HOSTILE / "_correct.py", subs / "aaa_correct.py")
+    shutil.copy(HOSTILE / "_constants.py", subs / "aaa_constants.py")
     for h in hostile_files():
         shutil.copy(h, subs / h.name)
         shutil.copy(HOSTILE / "_correct.py", subs / f"{h.stem}_zcorrect.py")
@@ -193,12 +196,15 @@ def test_hostile_submissions_respect_their_bounds(batch):
     full = book["aaa_correct"]
     exercises = [k for k in full if k not in ("student", "total", "max", "reason", "sandbox")]
     assert float(full["total"]) == float(full["max"]) > 0, full
+    plain = book["aaa_constants"]
+    assert float(plain["total"]) < float(full["max"]) / 4, plain
     over = {}
     for h in hostile_files():
-        allowed = sum(float(full[e]) for e in bound_of(h))
-        got = float(book[h.stem]["total"])
-        if got > allowed + 1e-9:
-            over[h.stem] = f"{got:g} > {allowed:g} ({[e for e in exercises if float(book[h.stem][e])]})"
+        honest = bound_of(h)
+        for e in exercises:
+            allowed = float((full if e in honest else plain)[e])
+            if float(book[h.stem][e]) > allowed + 1e-9:
+                over[f"{h.stem} {e}"] = f"{book[h.stem][e]} > {allowed:g}"
     assert over == {}
     assert len(hostile_files()) >= 30
 
