@@ -17,40 +17,43 @@ Two modes (:func:`probe` picks the strongest the machine allows):
 * ``namespaces`` (root with CAP_SYS_ADMIN, e.g. CI or a lab machine): new
   pid, mount, network, IPC and UTS namespaces. The filesystem view is a fresh
   read-only tmpfs holding only the system (/usr, /etc, /bin, /lib...), the
-  Python installation, the facelab package, the ``readable`` paths (all
-  read-only, nosuid) and the writable ``scratch``; secrets inside them
-  (:func:`secret_paths`: facelab's secret modules, its bytecode caches) are
-  covered by /dev/null or an empty tmpfs. /proc is the namespace's own (the
-  grader's processes do not exist there), /tmp and /dev/shm are small private
-  tmpfs, /dev holds null, zero, full, random and urandom. No network interface
-  but a down loopback (so no abstract unix socket of the host either). The
-  namespace's init is a root shell that dies with ``unshare``; when it ends,
-  the kernel kills every process left in the namespace.
+  Python installation, the facelab package and the ``readable`` paths (all
+  read-only, nosuid); secrets inside them (``boundary.secrets``, set by
+  :func:`protect`) are covered by a mode-000 file or tmpfs. The scratch, /tmp
+  and /dev/shm are private size-limited tmpfs; /dev holds null, zero, full,
+  random, urandom; /proc is the namespace's own. No network interface but a
+  down loopback (so no abstract unix socket of the host either). The
+  namespace's init is a root shell; when the main process ends, or ``end``
+  kills ``unshare``, the kernel kills every process left in the namespace.
 * ``user`` (root without CAP_SYS_ADMIN, as in Gradescope's Docker containers,
   or ``--sandbox user``): the same user, capabilities and limits, but the
   whole machine is visible, so secrets are made unreadable by permissions:
   :func:`protect` clears the "other" permission bits of each secret path
-  (the sandbox user is neither owner nor in the group) and gives "other"
-  search (x) permission on the folders leading to what student code must
-  read (the Python installation, the package, ``readable``);
-  ``Protection.restore`` puts every mode back. :func:`check_protected` proves
-  it by reading each path as the sandbox user. ``end`` kills every process of
-  the slot's user and removes its files from /tmp, /var/tmp, /dev/shm and
-  /dev/mqueue and its System V IPC objects.
+  (the sandbox user is neither owner nor in the group: owners and root keep
+  their access, git ignores these bits) and gives "other" search permission
+  on the folders leading to what student code must read; ``restore()`` puts
+  every mode back. :func:`check_protected` proves it by reading each path
+  as the sandbox user. ``end`` kills every process of the slot's user, then
+  removes its files from /tmp, /var/tmp, /dev/shm, /dev/mqueue and its System
+  V IPC objects.
 
-Guaranteed (both modes, root): student code cannot read a protected path,
-write outside its scratch, /tmp and /dev/shm (those are emptied by ``end``),
-signal, ptrace or read /proc/<pid>/{mem,environ,root,fd} of the grader or of
-another slot, gain privileges, or outlive ``end`` (every process of the slot's
-user is killed with kill(-1) as that user, which a fork bomb cannot outrun).
-It sees only the environment ``launch`` is given and no file descriptor but
-its pipes and ``pass_fds``. Namespaces mode only: no network, no view of
-other files at all, no process survives its main process. Not guaranteed:
-memory (a cgroup limit where /sys/fs/cgroup is writable, else the grader polls
-:func:`usage`), disk space in ``user`` mode (each file at most ``fsize_mb``),
-network in ``user`` mode, secrets the grader does not know of in ``user`` mode
-(another checkout readable by everyone). Not root: no boundary at all
-(mode ``none``); the grader must refuse untrusted work.
+Guaranteed, as root, in both modes: student code cannot read a protected
+path (the grader refuses to grade when :func:`check_protected` finds one
+readable), cannot write anywhere but its scratch, /tmp and /dev/shm, cannot
+signal, ptrace or open /proc/<pid>/{mem,environ,root,fd,ns} of the grader or
+of another slot (another uid), cannot gain privileges (no capabilities,
+no_new_privs, setuid bits ignored), gets only the environment and file
+descriptors ``launch`` passes, and nothing it starts outlives ``end``
+(kill(-1) as the slot's user, which a fork bomb cannot outrun; RLIMIT_NPROC
+bounds the bomb). Namespaces mode also: no network, no other file of the
+machine visible, no disk filled (tmpfs), memory bounded by a cgroup where
+/sys/fs/cgroup is writable. Not guaranteed: in user mode, the network, disk
+space (only each file is capped at ``fsize_mb``) and secrets the grader does
+not know of (another world-readable checkout: keep it in a 0700 folder); in
+both modes, anything between two students run by ONE launch (a fork server):
+they share the uid, /tmp, /dev/shm and the scratch until ``end``, so the
+server must kill and clean between them. Not root: no boundary at all (mode
+``none``); the grader must refuse untrusted work.
 """
 
 from __future__ import annotations
@@ -505,7 +508,7 @@ def launch(argv, *, boundary: Boundary, scratch, readable=(), env=None, slot: in
     user, mode 0700; removed by :func:`end`). The environment is exactly ``env`` plus
     HOME, TMPDIR (the scratch) and PATH when absent: nothing of the grader's. No file
     descriptor is inherited but the pipes and ``pass_fds``. ``memory_mb`` is enforced
-    by a cgroup when ``boundary.memory``; otherwise poll :func:`usage`. One process per
+    by a cgroup when ``boundary.memory``; otherwise the caller polls. One process per
     slot at a time: leftovers of the slot's user are killed first. The returned Popen
     carries ``.sandbox``; always pass it to :func:`end`. Mode ``none``: the process
     runs unconfined (trusted submissions only)."""
@@ -556,18 +559,6 @@ def _set_memory(cgroup: str, memory_mb: float | None) -> None:
     for f in files:
         with contextlib.suppress(OSError), open(os.path.join(cgroup, f), "w") as fh:
             fh.write("-1" if v1 and limit == "max" else limit)
-
-
-def usage(proc: subprocess.Popen) -> dict:
-    """``{"rss_mb": resident memory of all the slot's processes, "processes": count}``."""
-    s = proc.sandbox
-    pids = [p for p, _ in _pids_of(s.uid)] if s.uid is not None else [proc.pid]
-    rss = 0
-    for pid in pids:
-        for line in _read(f"/proc/{pid}/status").splitlines():
-            if line.startswith("VmRSS:"):
-                rss += int(line.split()[1])
-    return {"rss_mb": rss / 1024, "processes": len(pids)}
 
 
 def end(proc: subprocess.Popen, boundary: Boundary) -> list:
