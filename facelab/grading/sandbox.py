@@ -59,6 +59,7 @@ server must kill and clean between them. Not root: no boundary at all (mode
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import pwd
@@ -98,6 +99,7 @@ class Boundary:
     tools: dict = field(default_factory=dict)      # name -> absolute path
     memory: str | None = None                      # cgroup folder of the memory controller
     secrets: list = field(default_factory=list)    # set by protect(): masked in namespaces mode
+    locks: list = field(default_factory=list, repr=False)  # flock fds: these users are ours
 
     def describe(self) -> str:
         """The one line the grader prints at start-up."""
@@ -124,27 +126,51 @@ def ensure_users(slots: int) -> list:
     """``[(name, uid, gid)]`` of the sandbox users ``facelab-sandbox0..slots-1``, created
     (system accounts, own group, no home, no login shell) when missing; needs root for
     that. Gradescope's setup.sh runs ``python -m facelab.grading.sandbox create-users N``."""
-    users = []
-    for k in range(slots):
-        name = f"{USER_PREFIX}{k}"
+    return [_user(k) for k in range(slots)]
+
+
+def _user(k: int) -> tuple:
+    name = f"{USER_PREFIX}{k}"
+    try:
+        pw = pwd.getpwnam(name)
+    except KeyError:
+        useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+        if os.geteuid() != 0 or not os.path.exists(useradd):
+            raise GradingError(f"the sandbox user {name} does not exist and cannot be created "
+                               "here (expected root and useradd)") from None
+        r = _run([useradd, "--system", "--user-group", "--no-create-home", "--home-dir",
+                  "/nonexistent", "--shell", "/usr/sbin/nologin", name])
         try:
-            pw = pwd.getpwnam(name)
+            pw = pwd.getpwnam(name)  # also when another grader created it meanwhile
         except KeyError:
-            useradd = shutil.which("useradd") or "/usr/sbin/useradd"
-            if os.geteuid() != 0 or not os.path.exists(useradd):
-                raise GradingError(f"the sandbox user {name} does not exist and cannot be created "
-                                   "here (expected root and useradd)") from None
-            r = _run([useradd, "--system", "--user-group", "--no-create-home", "--home-dir",
-                      "/nonexistent", "--shell", "/usr/sbin/nologin", name])
-            try:
-                pw = pwd.getpwnam(name)  # also when another grader created it meanwhile
-            except KeyError:
-                raise GradingError(f"could not create the sandbox user {name}: "
-                                   f"{r.stderr.strip()[:200]}") from None
-        if pw.pw_uid == 0 or pw.pw_gid == 0:
-            raise GradingError(f"the sandbox user {name} must not be root (uid {pw.pw_uid})")
-        users.append((name, pw.pw_uid, pw.pw_gid))
-    return users
+            raise GradingError(f"could not create the sandbox user {name}: "
+                               f"{r.stderr.strip()[:200]}") from None
+    if pw.pw_uid == 0 or pw.pw_gid == 0:
+        raise GradingError(f"the sandbox user {name} must not be root (uid {pw.pw_uid})")
+    return name, pw.pw_uid, pw.pw_gid
+
+
+def _claim_users(slots: int) -> tuple:
+    """(users, lock files): the first ``slots`` sandbox users no other grader on this
+    machine holds (an flock each, held while this process lives), created if needed.
+    Two graders sharing a user would kill each other's processes in ``end``."""
+    folder = "/run/facelab-sandbox" if os.path.isdir("/run") else tempfile.gettempdir()
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    users, locks = [], []
+    for k in range(slots + 64):
+        if len(users) == slots:
+            break
+        fd = os.open(os.path.join(folder, f"{USER_PREFIX}{k}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        users.append(_user(k))
+        locks.append(fd)
+    if len(users) < slots:
+        raise GradingError(f"only {len(users)} of {slots} sandbox users are free on this machine")
+    return users, locks
 
 
 def _memory_cgroup() -> str | None:
@@ -184,10 +210,10 @@ def probe(mode: str = "auto", slots: int = 1) -> Boundary:
     if missing:
         return refuse(f"util-linux/procps tools missing: {', '.join(missing)}")
     try:
-        users = ensure_users(slots)
-    except GradingError as exc:
+        users, locks = _claim_users(slots)
+    except (GradingError, OSError) as exc:
         return refuse(str(exc))
-    b = Boundary("user", users=users, tools=tools, memory=_memory_cgroup())
+    b = Boundary("user", users=users, tools=tools, memory=_memory_cgroup(), locks=locks)
     ns_tools = all(tools[t] for t in ("unshare", "mount", "umount", "pivot_root"))
     if mode in ("auto", "namespaces") and ns_tools:
         r = _run([tools["unshare"], "--pid", "--fork", "--mount", "--net", "--ipc", "--uts",
