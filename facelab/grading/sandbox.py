@@ -17,45 +17,49 @@ Two modes (:func:`probe` picks the strongest the machine allows):
 * ``namespaces`` (root with CAP_SYS_ADMIN, e.g. CI or a lab machine): new
   pid, mount, network, IPC and UTS namespaces. The filesystem view is a fresh
   read-only tmpfs holding only the system (/usr, /etc, /bin, /lib...), the
-  Python installation, the facelab package, the ``readable`` paths (all
-  read-only, nosuid) and the writable ``scratch``; secrets inside them
-  (:func:`secret_paths`: facelab's secret modules, its bytecode caches) are
-  covered by /dev/null or an empty tmpfs. /proc is the namespace's own (the
-  grader's processes do not exist there), /tmp and /dev/shm are small private
-  tmpfs, /dev holds null, zero, full, random and urandom. No network interface
-  but a down loopback (so no abstract unix socket of the host either). The
-  namespace's init is a root shell that dies with ``unshare``; when it ends,
-  the kernel kills every process left in the namespace.
+  Python installation, the facelab package and the ``readable`` paths (all
+  read-only, nosuid); secrets inside them (``boundary.secrets``, set by
+  :func:`protect`) are covered by a mode-000 file or tmpfs. The scratch, /tmp
+  and /dev/shm are private size-limited tmpfs; /dev holds null, zero, full,
+  random, urandom; /proc is the namespace's own. No network interface but a
+  down loopback (so no abstract unix socket of the host either). The
+  namespace's init is a root shell; when the main process ends, or ``end``
+  kills ``unshare``, the kernel kills every process left in the namespace.
 * ``user`` (root without CAP_SYS_ADMIN, as in Gradescope's Docker containers,
   or ``--sandbox user``): the same user, capabilities and limits, but the
   whole machine is visible, so secrets are made unreadable by permissions:
   :func:`protect` clears the "other" permission bits of each secret path
-  (the sandbox user is neither owner nor in the group) and gives "other"
-  search (x) permission on the folders leading to what student code must
-  read (the Python installation, the package, ``readable``);
-  ``Protection.restore`` puts every mode back. :func:`check_protected` proves
-  it by reading each path as the sandbox user. ``end`` kills every process of
-  the slot's user and removes its files from /tmp, /var/tmp, /dev/shm and
-  /dev/mqueue and its System V IPC objects.
+  (the sandbox user is neither owner nor in the group: owners and root keep
+  their access, git ignores these bits) and gives "other" search permission
+  on the folders leading to what student code must read; ``restore()`` puts
+  every mode back. :func:`check_protected` proves it by reading each path
+  as the sandbox user. ``end`` kills every process of the slot's user, then
+  removes its files from /tmp, /var/tmp, /dev/shm, /dev/mqueue and its System
+  V IPC objects.
 
-Guaranteed (both modes, root): student code cannot read a protected path,
-write outside its scratch, /tmp and /dev/shm (those are emptied by ``end``),
-signal, ptrace or read /proc/<pid>/{mem,environ,root,fd} of the grader or of
-another slot, gain privileges, or outlive ``end`` (every process of the slot's
-user is killed with kill(-1) as that user, which a fork bomb cannot outrun).
-It sees only the environment ``launch`` is given and no file descriptor but
-its pipes and ``pass_fds``. Namespaces mode only: no network, no view of
-other files at all, no process survives its main process. Not guaranteed:
-memory (a cgroup limit where /sys/fs/cgroup is writable, else the grader polls
-:func:`usage`), disk space in ``user`` mode (each file at most ``fsize_mb``),
-network in ``user`` mode, secrets the grader does not know of in ``user`` mode
-(another checkout readable by everyone). Not root: no boundary at all
-(mode ``none``); the grader must refuse untrusted work.
+Guaranteed, as root, in both modes: student code cannot read a protected
+path (the grader refuses to grade when :func:`check_protected` finds one
+readable), cannot write anywhere but its scratch, /tmp and /dev/shm, cannot
+signal, ptrace or open /proc/<pid>/{mem,environ,root,fd,ns} of the grader or
+of another slot (another uid), cannot gain privileges (no capabilities,
+no_new_privs, setuid bits ignored), gets only the environment and file
+descriptors ``launch`` passes, and nothing it starts outlives ``end``
+(kill(-1) as the slot's user, which a fork bomb cannot outrun; RLIMIT_NPROC
+bounds the bomb). Namespaces mode also: no network, no other file of the
+machine visible, no disk filled (tmpfs), memory bounded by a cgroup where
+/sys/fs/cgroup is writable. Not guaranteed: in user mode, the network, disk
+space (only each file is capped at ``fsize_mb``) and secrets the grader does
+not know of (another world-readable checkout: keep it in a 0700 folder); in
+both modes, anything between two students run by ONE launch (a fork server):
+they share the uid, /tmp, /dev/shm and the scratch until ``end``, so the
+server must kill and clean between them. Not root: no boundary at all (mode
+``none``); the grader must refuse untrusted work.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import pwd
@@ -95,6 +99,7 @@ class Boundary:
     tools: dict = field(default_factory=dict)      # name -> absolute path
     memory: str | None = None                      # cgroup folder of the memory controller
     secrets: list = field(default_factory=list)    # set by protect(): masked in namespaces mode
+    locks: list = field(default_factory=list, repr=False)  # flock fds: these users are ours
 
     def describe(self) -> str:
         """The one line the grader prints at start-up."""
@@ -121,27 +126,51 @@ def ensure_users(slots: int) -> list:
     """``[(name, uid, gid)]`` of the sandbox users ``facelab-sandbox0..slots-1``, created
     (system accounts, own group, no home, no login shell) when missing; needs root for
     that. Gradescope's setup.sh runs ``python -m facelab.grading.sandbox create-users N``."""
-    users = []
-    for k in range(slots):
-        name = f"{USER_PREFIX}{k}"
+    return [_user(k) for k in range(slots)]
+
+
+def _user(k: int) -> tuple:
+    name = f"{USER_PREFIX}{k}"
+    try:
+        pw = pwd.getpwnam(name)
+    except KeyError:
+        useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+        if os.geteuid() != 0 or not os.path.exists(useradd):
+            raise GradingError(f"the sandbox user {name} does not exist and cannot be created "
+                               "here (expected root and useradd)") from None
+        r = _run([useradd, "--system", "--user-group", "--no-create-home", "--home-dir",
+                  "/nonexistent", "--shell", "/usr/sbin/nologin", name])
         try:
-            pw = pwd.getpwnam(name)
+            pw = pwd.getpwnam(name)  # also when another grader created it meanwhile
         except KeyError:
-            useradd = shutil.which("useradd") or "/usr/sbin/useradd"
-            if os.geteuid() != 0 or not os.path.exists(useradd):
-                raise GradingError(f"the sandbox user {name} does not exist and cannot be created "
-                                   "here (expected root and useradd)") from None
-            r = _run([useradd, "--system", "--user-group", "--no-create-home", "--home-dir",
-                      "/nonexistent", "--shell", "/usr/sbin/nologin", name])
-            try:
-                pw = pwd.getpwnam(name)  # also when another grader created it meanwhile
-            except KeyError:
-                raise GradingError(f"could not create the sandbox user {name}: "
-                                   f"{r.stderr.strip()[:200]}") from None
-        if pw.pw_uid == 0 or pw.pw_gid == 0:
-            raise GradingError(f"the sandbox user {name} must not be root (uid {pw.pw_uid})")
-        users.append((name, pw.pw_uid, pw.pw_gid))
-    return users
+            raise GradingError(f"could not create the sandbox user {name}: "
+                               f"{r.stderr.strip()[:200]}") from None
+    if pw.pw_uid == 0 or pw.pw_gid == 0:
+        raise GradingError(f"the sandbox user {name} must not be root (uid {pw.pw_uid})")
+    return name, pw.pw_uid, pw.pw_gid
+
+
+def _claim_users(slots: int) -> tuple:
+    """(users, lock files): the first ``slots`` sandbox users no other grader on this
+    machine holds (an flock each, held while this process lives), created if needed.
+    Two graders sharing a user would kill each other's processes in ``end``."""
+    folder = "/run/facelab-sandbox" if os.path.isdir("/run") else tempfile.gettempdir()
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    users, locks = [], []
+    for k in range(slots + 64):
+        if len(users) == slots:
+            break
+        fd = os.open(os.path.join(folder, f"{USER_PREFIX}{k}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        users.append(_user(k))
+        locks.append(fd)
+    if len(users) < slots:
+        raise GradingError(f"only {len(users)} of {slots} sandbox users are free on this machine")
+    return users, locks
 
 
 def _memory_cgroup() -> str | None:
@@ -181,10 +210,10 @@ def probe(mode: str = "auto", slots: int = 1) -> Boundary:
     if missing:
         return refuse(f"util-linux/procps tools missing: {', '.join(missing)}")
     try:
-        users = ensure_users(slots)
-    except GradingError as exc:
+        users, locks = _claim_users(slots)
+    except (GradingError, OSError) as exc:
         return refuse(str(exc))
-    b = Boundary("user", users=users, tools=tools, memory=_memory_cgroup())
+    b = Boundary("user", users=users, tools=tools, memory=_memory_cgroup(), locks=locks)
     ns_tools = all(tools[t] for t in ("unshare", "mount", "umount", "pivot_root"))
     if mode in ("auto", "namespaces") and ns_tools:
         r = _run([tools["unshare"], "--pid", "--fork", "--mount", "--net", "--ipc", "--uts",
@@ -305,9 +334,10 @@ def protect(paths, boundary: Boundary, readable=()) -> Protection:
 
     Both modes remember ``paths`` in ``boundary.secrets`` (namespaces mode covers
     those inside its view at each launch). User mode also clears the "other" bits of
-    each path (owner and group keep theirs; root reads all), and adds "other" search
+    each path (owner and group keep theirs; root reads all), adds "other" search
     permission to the folders leading to the Python installation, the package and
-    ``readable``. A readable path inside a secret folder raises GradingError."""
+    ``readable``, and "other" read permission to those paths themselves (not to
+    what a readable folder holds). A readable path inside a secret folder raises GradingError."""
     paths = sorted({os.path.realpath(p) for p in paths if os.path.lexists(p)})
     boundary.secrets = paths
     prot = Protection()
@@ -324,10 +354,10 @@ def protect(paths, boundary: Boundary, readable=()) -> Protection:
             if not os.path.islink(p):
                 _chmod(prot, p, stat.S_IMODE(os.lstat(p).st_mode) & ~0o007)
         for r in needed:
-            for a in list(reversed(Path(r).parents)) + [Path(r)]:
-                mode = stat.S_IMODE(os.stat(a).st_mode)
-                if stat.S_ISDIR(os.stat(a).st_mode) and not mode & 0o001:
-                    _chmod(prot, str(a), mode | 0o001)
+            for a in reversed(Path(r).parents):
+                _chmod(prot, str(a), stat.S_IMODE(os.stat(a).st_mode) | 0o001)
+            st = os.stat(r)
+            _chmod(prot, r, stat.S_IMODE(st.st_mode) | (0o005 if stat.S_ISDIR(st.st_mode) else 0o004))
     except OSError as exc:
         prot.restore()
         raise GradingError(f"cannot change the permissions of {exc.filename}: {exc.strerror}") from None
@@ -396,13 +426,18 @@ def _drop(b: Boundary, uid: int, gid: int) -> list:
             "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
 
 
-def _view_script(b: Boundary, s: _Slot, readable, tmp_mb: int) -> list:
+def _view_script(b: Boundary, s: _Slot, readable, tmp_mb: int, scratch_mb: int | None) -> list:
     """Shell lines (run as root inside the new namespaces) that build the view."""
     q = shlex.quote
     mount = q(b.tools["mount"])
     R = q(s.root)
     lines = ["set -e", f"{mount} -t tmpfs -o mode=0755,size=8m,nosuid,nodev facelab-root {R}"]
-    lines += [f": > {R}/.secret", f"chmod 000 {R}/.secret"]
+    tmpfs = f"{mount} -t tmpfs -o mode=1777,size={tmp_mb}m,nosuid,nodev"
+    lines += [f": > {R}/.secret", f"chmod 000 {R}/.secret",  # first: binds may lie in /tmp
+              f"mkdir -p {R}/tmp {R}/dev {R}/proc", f"{tmpfs} tmp {R}/tmp",
+              f"{mount} -t tmpfs -o mode=0755,size=64k,nosuid dev {R}/dev"]
+    for d in DEVICES:
+        lines += [f"touch {R}/dev/{d}", f"{mount} --bind /dev/{d} {R}/dev/{d}"]
     shown: list = []
 
     def bind(src: str, writable: bool = False) -> None:
@@ -428,17 +463,17 @@ def _view_script(b: Boundary, s: _Slot, readable, tmp_mb: int) -> list:
             lines.append(f"{mount} -t tmpfs -o ro,size=4k,mode=000 hidden {q(s.root + p)}")
         else:
             lines.append(f"{mount} --bind {R}/.secret {q(s.root + p)}")
-    tmpfs = f"{mount} -t tmpfs -o mode=1777,size={tmp_mb}m,nosuid,nodev"
-    lines += [f"mkdir -p {R}/tmp {R}/dev {R}/proc", f"{tmpfs} tmp {R}/tmp",
-              f"{mount} -t tmpfs -o mode=0755,size=64k,nosuid dev {R}/dev"]
-    for d in DEVICES:
-        lines += [f"touch {R}/dev/{d}", f"{mount} --bind /dev/{d} {R}/dev/{d}"]
-    bind(os.path.realpath(s.scratch), writable=True)  # after /tmp: it may lie there
+    if scratch_mb:  # a tmpfs of its own: filling it fills neither the disk nor the host
+        dst = q(s.root + os.path.realpath(s.scratch))
+        lines += [f"mkdir -p {dst}", f"{mount} -t tmpfs -o mode=0700,uid={s.uid},gid={s.gid},"
+                  f"size={scratch_mb}m,nosuid,nodev scratch {dst}"]
+    else:
+        bind(os.path.realpath(s.scratch), writable=True)
     lines += [f"mkdir {R}/dev/shm", f"{tmpfs} shm {R}/dev/shm", f"ln -s /proc/self/fd {R}/dev/fd",
               f"{mount} -t proc -o nosuid,nodev,noexec proc {R}/proc",
               f"mkdir {R}/.old", f"cd {R}", f"{q(b.tools['pivot_root'])} . .old",
               f"{q(b.tools['umount'])} -l /.old", "rmdir /.old", f"{mount} -o remount,ro,bind /",
-              f"cd {q(os.path.realpath(s.scratch))}"]
+              f"cd {q(os.path.realpath(s.scratch))}", "unset OLDPWD"]
     return lines
 
 
@@ -470,7 +505,7 @@ def _sweep(b: Boundary, uid: int, gid: int) -> list:
     for _ in range(100):
         if not _pids_of(uid):
             break
-        _run([*_drop(b, uid, gid), b.tools["kill"], "-s", "KILL", "--", "-1"])
+        _run([*_drop(b, uid, gid), b.tools["kill"], "-KILL", "-1"])
         time.sleep(0.01)
     for d in SHARED_WRITABLE:
         with contextlib.suppress(OSError), os.scandir(d) as it:
@@ -493,13 +528,13 @@ def _sweep(b: Boundary, uid: int, gid: int) -> list:
 
 def launch(argv, *, boundary: Boundary, scratch, readable=(), env=None, slot: int = 0,
            memory_mb: float | None = None, pass_fds=(), nproc: int = 256, fsize_mb: int = 1024,
-           tmp_mb: int = 256, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+           tmp_mb: int = 256, scratch_mb: int | None = 1024, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
            stderr=subprocess.DEVNULL) -> subprocess.Popen:
     """Start ``argv`` inside the boundary, in ``scratch`` (created, owned by the slot's
     user, mode 0700; removed by :func:`end`). The environment is exactly ``env`` plus
     HOME, TMPDIR (the scratch) and PATH when absent: nothing of the grader's. No file
     descriptor is inherited but the pipes and ``pass_fds``. ``memory_mb`` is enforced
-    by a cgroup when ``boundary.memory``; otherwise poll :func:`usage`. One process per
+    by a cgroup when ``boundary.memory``; otherwise the caller polls. One process per
     slot at a time: leftovers of the slot's user are killed first. The returned Popen
     carries ``.sandbox``; always pass it to :func:`end`. Mode ``none``: the process
     runs unconfined (trusted submissions only)."""
@@ -529,7 +564,7 @@ def launch(argv, *, boundary: Boundary, scratch, readable=(), env=None, slot: in
         pre.append(f"echo $$ > {shlex.quote(s.cgroup)}/cgroup.procs")
     if boundary.mode == "namespaces":
         s.root = tempfile.mkdtemp(prefix="facelab-view-")
-        inner = "\n".join(_view_script(boundary, s, readable, tmp_mb)
+        inner = "\n".join(_view_script(boundary, s, readable, tmp_mb, scratch_mb)
                           + [" ".join(map(shlex.quote, run)) + ' "$@"'])
         unshare = [boundary.tools["unshare"], "--pid", "--fork", "--kill-child", "--mount",
                    "--net", "--ipc", "--uts", "--propagation", "private", "/bin/sh", "-c", inner, "sh"]
@@ -552,35 +587,28 @@ def _set_memory(cgroup: str, memory_mb: float | None) -> None:
             fh.write("-1" if v1 and limit == "max" else limit)
 
 
-def usage(proc: subprocess.Popen) -> dict:
-    """``{"rss_mb": resident memory of all the slot's processes, "processes": count}``."""
-    s = proc.sandbox
-    pids = [p for p, _ in _pids_of(s.uid)] if s.uid is not None else [proc.pid]
-    rss = 0
-    for pid in pids:
-        for line in _read(f"/proc/{pid}/status").splitlines():
-            if line.startswith("VmRSS:"):
-                rss += int(line.split()[1])
-    return {"rss_mb": rss / 1024, "processes": len(pids)}
-
-
 def end(proc: subprocess.Popen, boundary: Boundary) -> list:
     """Kill ``proc`` and every process its slot's user runs, wait for it, remove the
     scratch, the view folder and the user's files in the shared writable folders.
-    Returns ``["pid name", ...]`` of the processes that were still alive."""
+    Returns ``["pid name", ...]`` of the processes that were still alive. Its stdin is
+    closed; what is left on stdout/stderr stays readable (to EOF) for the caller."""
     s = proc.sandbox
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)  # the wrapper (and unshare: its namespace dies)
     killed = _sweep(boundary, s.uid, s.gid) if s.uid is not None else []
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=10)
-    for f in (proc.stdin, proc.stdout, proc.stderr):
-        with contextlib.suppress(Exception):
-            f and f.close()
+    with contextlib.suppress(Exception):
+        proc.stdin and proc.stdin.close()
     shutil.rmtree(s.scratch, ignore_errors=True)
-    if s.root:
-        with contextlib.suppress(OSError):
+    for _ in range(100 if s.root else 0):  # busy until the namespace's mounts are gone
+        try:
             os.rmdir(s.root)
+            break
+        except FileNotFoundError:
+            break
+        except OSError:
+            time.sleep(0.01)
     if s.cgroup:
         with contextlib.suppress(OSError):
             os.rmdir(s.cgroup)
