@@ -84,7 +84,7 @@ def _graded_cells(funcs: dict) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def graded(tmp_path_factory, office):
     tmp = tmp_path_factory.mktemp("batch")
     subs, out = tmp / "students", tmp / "out"
     (subs / "alice" / "deep").mkdir(parents=True)
@@ -113,9 +113,9 @@ def results(graded, student) -> dict:
 def test_a_correct_workbook_gets_the_maximum_as_a_folder_and_as_a_zip(graded):
     for student in ("alice", "bob"):
         row = graded["rows"][student]
-        assert row["total"] == row["max"] == "27", row
+        assert row["total"] == row["max"] and float(row["max"]) > 0, row
         assert row["reason"] == ""
-        assert results(graded, student)["score"] == 27
+        assert results(graded, student)["score"] == float(row["max"])
     assert graded["stderr"].startswith("sandbox: ")  # the boundary, said in one line
 
 
@@ -135,7 +135,7 @@ def test_every_bad_input_is_one_row_with_a_reason_and_nothing_outside_out(graded
 
 def test_the_budget_stops_a_slow_student_and_its_results_are_written(graded):
     res = results(graded, "sleeper")
-    assert res["score"] == 0 and len(res["tests"]) == 26
+    assert res["score"] == 0 and len(res["tests"]) == len(results(graded, "alice")["tests"])
     assert "time budget of 40 s ran out" in res["output"]
     assert graded["rows"]["wrong"]["total"] != ""  # the students beside it were graded
 
@@ -162,7 +162,7 @@ def test_hidden_cases_never_reach_the_student(graded):
     assert names and "a hidden test of verify" in res["output"]
 
 
-def test_a_tampering_student_changes_nothing_for_the_next_one(tmp_path):
+def test_a_tampering_student_changes_nothing_for_the_next_one(tmp_path, office):
     subs = tmp_path / "students"
     subs.mkdir()
     hostile = TAMPER.format(checks=ROOT / "facelab" / "checks.py", exercises=ROOT / "facelab" / "exercises.py")
@@ -177,8 +177,8 @@ def test_a_tampering_student_changes_nothing_for_the_next_one(tmp_path):
                         "--jobs", "1"], capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-2000:]
     rows = {row["student"]: row for row in csv.DictReader((out / "gradebook.csv").open())}
-    assert rows["c_correct"]["total"] == "27", rows
-    assert rows["b_probe"]["pixel_distance"] == "5", rows  # no process, no file left behind
+    assert rows["c_correct"]["total"] == rows["c_correct"]["max"], rows
+    assert rows["b_probe"]["pixel_distance"] == rows["c_correct"]["pixel_distance"], rows  # nothing left
     assert "READ" not in (out / "a_tamper" / "results.json").read_text()
     assert _student_processes() - before == set()  # the daemon it left died with its grading
 

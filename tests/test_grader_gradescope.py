@@ -94,7 +94,7 @@ class PeakMemory:
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
+def root(tmp_path_factory, office):
     """A Gradescope root after setup.sh, run exactly as shipped (reusing this environment's
     site-packages and fetched assets through the documented variables)."""
     tmp = tmp_path_factory.mktemp("gradescope")
@@ -138,7 +138,7 @@ def run_autograder(root: Path, files: dict) -> tuple[dict, float, float]:
 
 def test_the_four_uploaded_notebooks_get_the_maximum_within_gradescope_s_memory(root):
     res, peak_mb, seconds = run_autograder(root, {p.name: p.read_bytes() for p in SOLUTIONS})
-    assert res["score"] == 27 == sum(t["max_score"] for t in res["tests"]), res["output"][:2000]
+    assert res["score"] == sum(t["max_score"] for t in res["tests"]) > 0, res["output"][:2000]
     print(f"\nrun_autograder: {seconds:.1f} s, peak memory (PSS, all processes) {peak_mb:.0f} MB")
     assert peak_mb < 700, peak_mb  # Gradescope's default container is killed past 768 MB
 
@@ -151,7 +151,7 @@ def test_a_zip_upload_and_a_broken_upload_both_get_a_valid_results_json(root):
         for p in SOLUTIONS:
             z.write(p, f"my work/{p.name}")
     res, _, _ = run_autograder(root, {"workbook.zip": buf.getvalue()})
-    assert res["score"] == 27, res["output"][:2000]
+    assert res["score"] == sum(t["max_score"] for t in res["tests"]) > 0, res["output"][:2000]
     res, _, _ = run_autograder(root, {"a.ipynb": b"[" * 100_000})
     assert res["score"] == 0 and "nests too deeply" in res["output"]
     res, _, _ = run_autograder(root, {})
