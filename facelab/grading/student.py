@@ -151,18 +151,25 @@ def run_child(job: dict, cases: dict, table: dict, wfd: int) -> None:
 
 # ------------------------------------------------------------------ the server
 
-def _sweep(dedicated_user: bool, child: int) -> None:
-    """Kill what a student's child left behind: every process we may signal, but us."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(child, signal.SIGKILL)
-    if dedicated_user:
+def _sweep(dedicated_user: bool, child: int, seconds: float = 10.0) -> None:
+    """Kill what a student's child left behind: every process we may signal but us
+    (our user is the slot's own), again and again until we have no child left. As the
+    child subreaper we inherit every orphan of the child, so "no child" means gone, and
+    each one is reaped (a fork bomb's zombies would otherwise use up the process limit)."""
+    if child > 0:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(-1, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(child, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG) != (0, 0):
-            pass
+            os.killpg(child, signal.SIGKILL)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if dedicated_user:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(-1, signal.SIGKILL)
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.005)
 
 
 def _rss_mb(pid: int) -> float:
@@ -294,7 +301,12 @@ def serve(rfd: int, wfd: int) -> None:
         if not isinstance(job, dict) or job.get("t") != "student":
             continue  # a late `stop` for a child that had already ended
         t0 = time.monotonic()
-        child, answers = _fork_one(job, cases, table, (rfd, wfd), _fresh_workdir(scratch, dedicated))
+        try:
+            child, answers = _fork_one(job, cases, table, (rfd, wfd), _fresh_workdir(scratch, dedicated))
+        except OSError:  # no process left to fork (a limit): clean once more, say so
+            _sweep(dedicated, 0, 2.0)
+            wire.send(wfd, {"t": "done", "why": "died", "seconds": 0})
+            continue
         relay = _Relay(answers, wfd)
         why = _watch(child, rfd, relay, memory_mb)
         _sweep(dedicated, child)
