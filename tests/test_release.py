@@ -160,6 +160,7 @@ def _text(cell) -> str:
     return "\n".join(parts)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stem", ["1_naive_verification", "2_triplet_loss", "5_face_recognition"])
 def test_student_release_runs_then_solutions_pass(stem, tmp_path):
     """Run the student notebook top to bottom, then paste the solutions back and re-check.
