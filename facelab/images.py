@@ -97,6 +97,14 @@ def resize_nearest(pixels: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
     return np.asarray(Image.fromarray(pixels).resize((size, size), Image.NEAREST))
 
 
+def load_pixels(image: ImageLike) -> np.ndarray:
+    """A picture as the naive method sees it: (160, 160, 3) float64 in [0, 1].
+
+    Loaded as RGB and resized with nearest-neighbour, like the model's input.
+    """
+    return resize_nearest(load_image(image)).astype(np.float64) / 255.0
+
+
 def to_model_input(pixels: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 -> (160, 160, 3) float32 in [0, 1], ready for the model."""
     return resize_nearest(_as_rgb_array(pixels)).astype(np.float32) / np.float32(255.0)
