@@ -355,7 +355,7 @@ def test_a_tampering_submission_cannot_affect_the_next_one(tmp_path):
                     "    model.set_weights([w * 0 for w in model.get_weights()])\n"
                     "    return 0.0, True\n")
     poison = ("def who_is_it(image_path, database, model):\n"
-              "    import facelab.model as fm\n"
+              "    import facelab.encoding as fm\n"
               "    for key, (m, enc) in list(fm._ENCODINGS.items()):\n"
               "        fm._ENCODINGS[key] = (m, enc * 0)\n"
               "    type(model).__call__ = lambda self, *a, **k: 0\n"
