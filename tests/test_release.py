@@ -188,7 +188,10 @@ def test_student_release_runs_then_mistakes_are_diagnosed_then_solutions_pass(st
                      if c.cell_type == "code" and f"check_{name}(" in c.source)
     graded = next(c for c in solution.cells if c.cell_type == "code" and graded_name(c.source))
     check = solution.cells[check_idx]
-    sources = {m: src for ex, m, src in WRONG if ex == name}
+    sources: dict = {}
+    for ex, m, src in WRONG:  # the first wrong answer of each mistake
+        if ex == name:
+            sources.setdefault(m, src)
     pasted = []
     for mistake in PASTED[stem]:
         cell = copy.deepcopy(graded)
