@@ -70,7 +70,7 @@ class Answer:
 
     def number(self, i: int = 0) -> float | None:
         """Item ``i`` as a float when it is one number (of any kind), else None."""
-        if self.items is None or i >= len(self.items):
+        if self.items is None or i >= len(self.items) or _has_none(self.items[i]):
             return None
         try:
             arr = np.asarray(self.items[i], dtype=np.float64)

@@ -73,15 +73,10 @@ def _swapped(first: tuple):
 
 NOT_ENCODED = Mistake(
     "not_encoded",
-    "You computed a distance from the picture's path (a string), not from its encoding: "
-    "encode the picture first with img_to_encoding(image_path, model).",
-    spots=_error(r"dtype\('<U", r"'str'", r"'PosixPath'", r"Cannot convert '"))
-PIXELS = Mistake(
-    "pixels_not_encoding",
-    "You compared the picture's pixels with an encoding: the database holds (1, 128) "
-    "encodings, so encode the picture with img_to_encoding(image_path, model) and compare "
-    "the two encodings.",
-    spots=_error(r"160, ?160, ?3"))
+    "You computed a distance from the picture itself (its path or its pixels), not from its "
+    "encoding: encode it first with img_to_encoding(image_path, model), then compare the two "
+    "(1, 128) encodings.",
+    spots=_error(r"dtype\('<U", r"'str'", r"'PosixPath'", r"Cannot convert '", r"160, ?160, ?3"))
 NUMPY_MISSING = Mistake(
     "numpy_not_imported",
     "This notebook does not import numpy (np): write the loss with TensorFlow operations "
@@ -276,7 +271,6 @@ _NORM = lambda d: np.linalg.norm(d)  # noqa: E731
 
 VERIFY = (
     NOT_ENCODED,
-    PIXELS,
     Mistake("identity_as_text",
             "You looked up the word 'identity' in the database: use the variable, "
             "database[identity], without quotes.",
@@ -344,7 +338,6 @@ def _who(distance=_NORM, keep=lambda d, best: d < best, start=NO_MATCH_DISTANCE,
 
 WHO_IS_IT = (
     NOT_ENCODED,
-    PIXELS,
     Mistake("swapped_return",
             "You returned (identity, min_dist): the lesson's order is "
             "`return min_dist, identity`.",

@@ -212,9 +212,11 @@ def upload_door_controls(database: Mapping, model, claimed: str | None = None,
 
             photo, face, code = state["found"]
             dist, _ = decide(code, database, who.value, slider.value)
-            line = describe(item["name"], who.value, dist, slider.value)
-            print(line)
-            show_pictures([photo, face], ["your photo", "the face compared"], suptitle=line)
+            print(describe(item["name"], who.value, dist, slider.value))
+            opens = accepts(dist, slider.value)
+            show_pictures([photo, face], ["your photo", "the face compared"],
+                          suptitle=f"distance {dist:.3f} {comparison(dist, slider.value)} "
+                                   f"{slider.value:.2f}: {door_words(opens)}")
 
     return _assemble(W, (upload, who), slider, out, redraw)
 

@@ -71,6 +71,26 @@ def test_catalogued_mistake_is_diagnosed_and_loses_points(exercise, mistake, sou
 
 @pytest.mark.slow
 @pytest.mark.parametrize("exercise", ["pixel_distance", "triplet_loss", "verify", "who_is_it"])
+def test_the_released_placeholders_are_not_finished_yet(exercise, office_db):
+    """What a student gets from `facelab release`, run as is: unfinished, never nan."""
+    import nbformat
+
+    from facelab.cells import graded_name
+    from facelab.release import student_source
+
+    cell = next(c for p in sorted((ROOT / "notebooks").glob("[1-5]_*.ipynb"))
+                for c in nbformat.read(p, as_version=4).cells
+                if c.cell_type == "code" and graded_name(c.source) == exercise)
+    result = checks.check(exercise, _define(exercise, student_source(cell.source)),
+                          include_hidden=True)
+    assert result.points == 0 and {c.mistake for c in result.cases} == {checks.UNFINISHED}
+    said = checks.explain(result.cases)
+    assert len(said) == 1 and said[0].startswith("Not finished yet: "), result.report()
+    assert "nan" not in result.report()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("exercise", ["pixel_distance", "triplet_loss", "verify", "who_is_it"])
 def test_reference_solutions_pass_every_case(exercise, office_db):
     from facelab import exercises
 

@@ -107,7 +107,7 @@ WRONG = [
     ("triplet_loss", "unfinished", _loss(neg="None")),
     # verify ----------------------------------------------------------------
     ("verify", "not_encoded", _verify(dist="np.linalg.norm(image_path - database[identity])")),
-    ("verify", "pixels_not_encoding", _verify(
+    ("verify", "not_encoded", _verify(
         encoding="np.asarray(PIL.Image.open(image_path).convert('RGB').resize((160, 160))) / 255")),
     ("verify", "identity_as_text", _verify(dist="np.linalg.norm(encoding - database['identity'])")),
     ("verify", "swapped_return", _verify(ret="door_open, dist")),
@@ -125,7 +125,7 @@ WRONG = [
     ("verify", "unfinished", _verify(dist="None", test="None", opened="None", encoding="None")),
     # who_is_it -------------------------------------------------------------
     ("who_is_it", "not_encoded", _who(dist="np.linalg.norm(image_path - db_enc)")),
-    ("who_is_it", "pixels_not_encoding", _who(
+    ("who_is_it", "not_encoded", _who(
         encoding="np.asarray(PIL.Image.open(image_path).resize((160, 160)), dtype=float)")),
     ("who_is_it", "swapped_return", _who(ret="identity, min_dist")),
     ("who_is_it", "min_dist_list", _who(dist="[np.linalg.norm(encoding - db_enc)]")),
