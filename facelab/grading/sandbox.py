@@ -58,6 +58,7 @@ server must kill and clean between them. Not root: no boundary at all (mode
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import fcntl
 import json
@@ -232,12 +233,19 @@ def probe(mode: str = "auto", slots: int = 1) -> Boundary:
 # ------------------------------------------------------------------- secrets
 
 def secret_modules() -> tuple:
-    """The names of facelab's modules student code must never read."""
+    """Short names of facelab's modules student code must never read:
+    ``facelab.checks.SECRET_MODULES`` (dotted names), less those ``import facelab``
+    itself imports (hiding them would break every import; they must hold nothing
+    secret), else the fallback list."""
     try:
         from .. import checks
-        return tuple(getattr(checks, "SECRET_MODULES", FALLBACK_SECRET_MODULES))
+        names = getattr(checks, "SECRET_MODULES", FALLBACK_SECRET_MODULES)
     except Exception:  # noqa: BLE001 - checks itself may be unreadable here
-        return FALLBACK_SECRET_MODULES
+        names = FALLBACK_SECRET_MODULES
+    import facelab
+    init = ast.parse(Path(facelab.__file__).read_text())
+    eager = {n.module for n in ast.walk(init) if isinstance(n, ast.ImportFrom) and n.level == 1}
+    return tuple(m for m in (n.rsplit(".", 1)[-1] for n in names) if m not in eager)
 
 
 def package_copies() -> list:
