@@ -10,7 +10,9 @@ exception that stops the batch.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import sys
 import time
 from pathlib import Path
@@ -44,10 +46,23 @@ def build_context(boundary, limits: pool.Limits) -> pool.Context:
              "dedicated_user": boundary.mode != "none", "memory_mb": limits.memory_mb}
     env = {"FACELAB_HOME": str(assets.home()), "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8",
            "PYTHONIOENCODING": "utf-8", "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    share_pictures(assets.images_dir())
     ctx = pool.Context(boundary, setup, cases, expected, limits,
                        readable=(str(assets.images_dir()),), env=env)
     ctx.hidden = hidden_tokens(ctx)
     return ctx
+
+
+def share_pictures(folder: Path) -> None:
+    """Let the sandbox users read the pictures (nothing secret): files written through a
+    temporary file (mkstemp) are owner-only, which would fail every picture case."""
+    for root, dirs, files in os.walk(folder):
+        for name, bits in [(d, 0o005) for d in dirs] + [(f, 0o004) for f in files] + [("", 0o005)]:
+            path = os.path.join(root, name) if name else root
+            with contextlib.suppress(OSError):
+                mode = os.lstat(path).st_mode
+                if not stat.S_ISLNK(mode) and mode & bits != bits:
+                    os.chmod(path, stat.S_IMODE(mode) | bits)
 
 
 def hidden_tokens(ctx: pool.Context) -> dict:
