@@ -17,14 +17,14 @@ import time
 
 import numpy as np
 
-from facelab import assets
+from facelab import assets, office
 from facelab.expected import ENCODING_TOLERANCE
 from facelab.images import load_image, to_model_input
 from facelab.model import encode_images, img_to_encoding, timed_load
 
 
 def main(n: int = 100) -> None:
-    assets.require_office()
+    office.require()
     model, seconds = timed_load()
     print(f"model load (build + weights, TensorFlow already imported): {seconds:.2f} s")
     pool = sorted((assets.images_dir() / "faces").rglob("*.png"))

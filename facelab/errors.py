@@ -81,6 +81,12 @@ class EmptyDatabaseError(FacelabError, ValueError):
     exit_code = 4
 
 
+class ArgumentError(FacelabError, ValueError):
+    """An argument has a value the function does not accept (a split name, a mode...)."""
+
+    exit_code = 4
+
+
 class PairsFileError(FacelabError, ValueError):
     """A pairs file (LFW format) is missing or has a malformed line."""
 

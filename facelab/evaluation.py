@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .decision import accepts
 from .errors import ShapeError
 
 
@@ -143,7 +144,7 @@ def accuracy_at(genuine, impostor, threshold: float) -> float:
     total = gen.size + imp.size
     if total == 0:
         return 0.0
-    return float((np.sum(gen < threshold) + np.sum(imp >= threshold)) / total)
+    return float((np.sum(accepts(gen, threshold)) + np.sum(~accepts(imp, threshold))) / total)
 
 
 def best_threshold(genuine, impostor) -> tuple[float, float]:
@@ -282,7 +283,7 @@ def kfold_evaluation(distances, same, folds, far_target: float = FAR_TARGET) -> 
         train_gen, train_imp = dist[~test & same], dist[~test & ~same]
         t, _ = best_threshold(train_gen, train_imp)
         t_val = threshold_at_far(train_gen, train_imp, far_target)
-        rows.append((t, accuracy_at(gen, imp, t), t_val, float(np.mean(gen < t_val)),
-                     float(np.mean(imp < t_val))))
+        rows.append((t, accuracy_at(gen, imp, t), t_val, float(np.mean(accepts(gen, t_val))),
+                     float(np.mean(accepts(imp, t_val)))))
     cols = np.array(rows, dtype=np.float64).T
     return FoldsEvaluation(*cols, far_target=float(far_target))

@@ -12,7 +12,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .errors import EmptyDatabaseError, ShapeError, UnknownIdentityError
+from .decision import accepts, verify_message, who_message
+from .database import lookup, require_people
+from .errors import ShapeError
 from .expected import ALPHA, NO_MATCH_DISTANCE, THRESHOLD
 from .images import ImageLike, load_image, resize_nearest
 
@@ -80,19 +82,13 @@ def verify(image_path: ImageLike, identity: str, database: Mapping, model,
     Raises UnknownIdentityError (listing the known names) if ``identity`` is
     not in the database.
     """
-    from .model import img_to_encoding
+    from .encoding import img_to_encoding
 
-    if identity not in database:
-        raise UnknownIdentityError(identity, database.keys())
-    reference = _encoding_row(database[identity], identity)
+    reference = _encoding_row(lookup(database, identity), identity)
     encoding = img_to_encoding(image_path, model)
     dist = float(np.linalg.norm(encoding[0] - reference))
-    if dist < threshold:
-        print(f"It's {identity}, welcome in!")
-        door_open = True
-    else:
-        print(f"It's not {identity}, please go away")
-        door_open = False
+    door_open = accepts(dist, threshold)
+    print(verify_message(identity, door_open))
     return dist, door_open
 
 
@@ -101,23 +97,20 @@ def who_is_it(image_path: ImageLike, database: Mapping, model, threshold: float 
 
     Returns ``(min_dist, identity)``: the smallest L2 distance between the
     picture's encoding and the database's, and the name it belongs to. Prints
-    "Not in the database." when ``min_dist`` is above ``threshold``, else
-    "it's <identity>, the distance is <min_dist>". The name is returned
+    "it's <identity>, the distance is <min_dist>" when ``min_dist`` is
+    strictly below ``threshold`` (the rule of :mod:`facelab.decision`), else
+    "Not in the database.". The name is returned
     either way (the caller decides what to do with a stranger). An empty
     database raises EmptyDatabaseError.
     """
-    from .model import img_to_encoding
+    from .encoding import img_to_encoding
 
-    if len(database) == 0:
-        raise EmptyDatabaseError("the database is empty: add at least one person first")
+    require_people(database)
     encoding = img_to_encoding(image_path, model)[0]
     min_dist, identity = NO_MATCH_DISTANCE, None
     for name, db_enc in database.items():
         dist = float(np.linalg.norm(encoding - _encoding_row(db_enc, name)))
         if dist < min_dist:
             min_dist, identity = dist, name
-    if min_dist > threshold:
-        print("Not in the database.")
-    else:
-        print(f"it's {identity}, the distance is {min_dist}")
+    print(who_message(identity, min_dist, accepts(min_dist, threshold)))
     return min_dist, identity

@@ -503,7 +503,7 @@ def _weights_checksum_fn(model):
 def _model_state(model) -> tuple:
     """What student code must not change about the shared model (cheap part):
     its weight variables, its compiled forward function, its attributes."""
-    from . import model as m
+    from . import encoding as m
 
     weights = tuple(id(v) for v in model.weights)
     compiled = tuple(sorted((k, id(e[0]), id(e[1])) for k, e in list(m._COMPILED.items())))
@@ -646,7 +646,7 @@ def _worker_main() -> None:
     setup = pickle.loads(_recv(rfd))  # from the grader: what to hide
     model = checks.build_resource(checks.MODEL)
     from . import database
-    from .model import cache_encodings, encoding_cache_digest
+    from .encoding import cache_encodings, encoding_cache_digest
     # the office database's pictures, as office_database(model) encodes them (students'
     # notebooks rebuild it in the cells their functions need)
     from . import assets

@@ -169,12 +169,17 @@ def crop_box(face: Face, width: int, height: int, margin: float = CROP_MARGIN):
     return left, top, right, bottom
 
 
+def cut_box(pixels: np.ndarray, box, size: int = IMAGE_SIZE) -> np.ndarray:
+    """Cut ``box`` = (left, top, right, bottom) out of ``pixels``, resized to (size, size, 3)."""
+    left, top, right, bottom = box
+    crop = Image.fromarray(pixels[top:bottom, left:right])
+    return np.asarray(crop.resize((size, size), Image.BILINEAR))
+
+
 def cut_face(pixels: np.ndarray, face: Face, size: int = IMAGE_SIZE,
              margin: float = CROP_MARGIN) -> np.ndarray:
     """Cut ``face`` (a detection in ``pixels``) with a margin, resized to (size, size, 3)."""
-    left, top, right, bottom = crop_box(face, pixels.shape[1], pixels.shape[0], margin)
-    crop = Image.fromarray(pixels[top:bottom, left:right])
-    return np.asarray(crop.resize((size, size), Image.BILINEAR))
+    return cut_box(pixels, crop_box(face, pixels.shape[1], pixels.shape[0], margin), size)
 
 
 def crop_face(image: ImageLike, size: int = IMAGE_SIZE, margin: float = CROP_MARGIN) -> np.ndarray:
@@ -193,10 +198,13 @@ def crop_face(image: ImageLike, size: int = IMAGE_SIZE, margin: float = CROP_MAR
 
 
 def save_image(pixels: np.ndarray, path: str | os.PathLike) -> None:
-    """Write an (H, W, 3) uint8 array atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}.get(path.suffix.lower(), "PNG")
-    Image.fromarray(_as_rgb_array(pixels)).save(tmp, format=fmt)
-    os.replace(tmp, path)
+    """Write an (H, W, 3) uint8 array atomically (see :mod:`facelab.atomic`).
+
+    The format follows the suffix (.png, .jpg/.jpeg; PNG otherwise).
+    """
+    from .atomic import atomic_write
+
+    fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}.get(Path(path).suffix.lower(), "PNG")
+    picture = Image.fromarray(_as_rgb_array(pixels))
+    with atomic_write(path) as handle:
+        picture.save(handle, format=fmt)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .decision import accepts, comparison, door_words
 from .expected import THRESHOLD
 
 
@@ -94,7 +95,7 @@ def distance_heatmap(matrix, row_labels: Sequence[str], col_labels: Sequence[str
     if annotate:
         for i in range(matrix.shape[0]):
             for j in range(matrix.shape[1]):
-                word = "\nmatch" if matrix[i, j] < threshold else ""
+                word = "\nmatch" if accepts(matrix[i, j], threshold) else ""
                 ax.text(j, i, f"{matrix[i, j]:.2f}{word}", ha="center", va="center", fontsize=6,
                         color="white" if matrix[i, j] < 1.0 else "black")
     fig.colorbar(im, ax=ax, label="L2 distance (0 = identical)")
@@ -157,8 +158,6 @@ def error_rates_plot(roc, marks: dict[str, float] | None = None,
 
 def door_decision(picture, badge, claimed: str, dist: float, threshold: float = THRESHOLD):
     """The camera picture next to the badge photo, with the decision in words."""
-    opens = dist < threshold
-    verdict = "door opens" if opens else "door stays shut"
     return show_pictures([picture, badge], ["camera", f"badge of {claimed}"],
-                         suptitle=f"distance {dist:.3f} {'<' if opens else '>='} {threshold}: "
-                                  f"{verdict}")
+                         suptitle=f"distance {dist:.3f} {comparison(dist, threshold)} {threshold}: "
+                                  f"{door_words(accepts(dist, threshold))}")

@@ -2,7 +2,8 @@
 
 What changes, and only that:
 
-* In every cell starting with ``# GRADED FUNCTION: name``, each statement
+* In every graded cell (a ``# GRADED FUNCTION: name`` line, see
+  :mod:`facelab.cells`), each statement
   between ``### START CODE HERE ###`` and ``### END CODE HERE ###`` becomes
   the lesson's placeholder, keeping its indentation:
 
@@ -35,9 +36,9 @@ import tokenize
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from .cells import graded_name
 from .errors import ReleaseError
 
-GRADED = re.compile(r"^\s*#\s*GRADED\s+FUNCTION\s*:\s*([A-Za-z_]\w*)", re.I)
 START = re.compile(r"^\s*#+\s*START\s+CODE\s+HERE\s*#*\s*$", re.I)
 END = re.compile(r"^\s*#+\s*END\s+CODE\s+HERE\s*#*\s*$", re.I)
 
@@ -146,13 +147,6 @@ def student_source(source: str, where: str = "graded cell") -> str:
     return result
 
 
-def graded_name(source: str) -> str | None:
-    """The exercise name if ``source`` is a graded cell, else None."""
-    first = source.lstrip("\n").split("\n", 1)[0]
-    m = GRADED.match(first)
-    return m.group(1) if m else None
-
-
 # ------------------------------------------------------------- one notebook
 def release_notebook(nb, where: str = "notebook"):
     """A student copy of a notebook object (nbformat NotebookNode); ``nb`` is not changed."""
@@ -226,14 +220,10 @@ def _read(path: Path):
 def _write_atomic(nb, path: Path) -> None:
     import nbformat
 
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            nbformat.write(nb, handle)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    from .atomic import atomic_write
+
+    with atomic_write(path, text=True) as handle:
+        nbformat.write(nb, handle)
 
 
 def default_sources() -> Path:
@@ -290,39 +280,3 @@ def release(sources: Sequence[str | os.PathLike], out_dir: str | os.PathLike) ->
         _write_atomic(nb, target)
         written.append(target)
     return written
-
-
-# ------------------------------------------------------------------- the CLI
-def _cmd_release(args) -> int:
-    sources = args.sources or [default_sources()]
-    for path in release(sources, args.output):
-        print(f"wrote {path}")
-    return 0
-
-
-def _cmd_strip_photos(args) -> int:
-    for path, count in strip_photos_files(args.notebooks).items():
-        print(f"{path}: {count} photo output{'s' if count != 1 else ''} stripped")
-    return 0
-
-
-def register_cli(subparsers) -> None:
-    """Add `facelab release` and `facelab strip-photos` to the CLI."""
-    p = subparsers.add_parser(
-        "strip-photos", help="remove photos of people from saved notebook outputs",
-        description="Delete the image data of outputs that facelab.plots marked as showing "
-        "photos (run after executing the solution notebooks, before committing them).")
-    p.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="notebooks or folders")
-    p.set_defaults(func=_cmd_strip_photos)
-
-    p = subparsers.add_parser(
-        "release", help="make student notebooks from the solution notebooks",
-        description="Copy solution notebooks into OUTPUT with the code between "
-        "### START CODE HERE ### and ### END CODE HERE ### of each # GRADED FUNCTION cell "
-        "replaced by `None` placeholders, and the outputs of the graded cells and of "
-        "every cell after the first one cleared.")
-    p.add_argument("sources", nargs="*", metavar="NOTEBOOK",
-                   help="solution notebooks or folders (default: the workbook's notebooks/)")
-    p.add_argument("-o", "--output", required=True, metavar="FOLDER",
-                   help="folder to write the student notebooks into (created if needed)")
-    p.set_defaults(func=_cmd_release)

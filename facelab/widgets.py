@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .decision import accepts, comparison, door_words
 from .expected import THRESHOLD
 
 
@@ -36,14 +37,13 @@ def decide(encoding, database: Mapping, claimed: str, threshold: float = THRESHO
 
     ref = np.asarray(lookup(database, claimed), dtype=np.float32).reshape(-1)
     dist = float(np.linalg.norm(np.asarray(encoding, dtype=np.float32).reshape(-1) - ref))
-    return dist, dist < threshold
+    return dist, accepts(dist, threshold)
 
 
 def describe(picture_name: str, claimed: str, dist: float, threshold: float) -> str:
-    opens = dist < threshold
     return (f"{picture_name} claims to be {claimed}: distance {dist:.3f} "
-            f"{'<' if opens else '>='} threshold {threshold:.2f} -> "
-            f"{'door opens' if opens else 'door stays shut'}")
+            f"{comparison(dist, threshold)} threshold {threshold:.2f} -> "
+            f"{door_words(accepts(dist, threshold))}")
 
 
 def front_door(database: Mapping, model, pictures: Sequence | None = None,
@@ -60,8 +60,10 @@ def front_door(database: Mapping, model, pictures: Sequence | None = None,
     from .database import camera_pictures
     from .model import encode_images
 
+    from .database import require_people
+
+    names = require_people(database)
     pictures = [Path(p) for p in (pictures if pictures is not None else camera_pictures())]
-    names = list(database)
     claimed = claimed if claimed is not None else names[0]
     codes = dict(zip(pictures, encode_images(pictures, model)))
     if interactive is None:
@@ -137,7 +139,9 @@ def upload_door(database: Mapping, model, claimed: str | None = None,
     The face is cut out with the detector first (like the face crops of the
     database). Without widgets, prints how to use it and returns None.
     """
-    names = list(database)
+    from .database import require_people
+
+    names = require_people(database)
     claimed = claimed if claimed is not None else names[0]
     if interactive is None:
         interactive = widgets_available()

@@ -143,13 +143,44 @@ def test_a_photo_without_a_face_stops_the_office_build_cleanly(scratch_home):
     shutil.copy(coffee, dest)
     manifest = {"source": {"folder": "x"}, "database": {"cup": "train/cup/coffee.png"},
                 "originals": {"train/cup/coffee.png": assets.sha256_file(dest)}}
+    from facelab import office
+
     with pytest.raises(NoFaceError) as err:
-        assets.build_office(manifest)
+        office.build(manifest)
     assert "coffee.png" in str(err.value) and "no face found" in str(err.value)
     left = sorted(p.name for p in images.iterdir())
-    assert left == ["MANIFEST.json", "originals"]  # no database/, camera/, stamp or staging
+    assert left == ["MANIFEST.json", "originals"]  # no database/, camera/, record or staging
 
 
 def test_require_office_says_what_to_run(scratch_home):
+    from facelab import office
+
     with pytest.raises(AssetError, match="run `facelab fetch`"):
-        assets.require_office()
+        office.require()
+
+
+@pytest.mark.parametrize("text,words", [
+    ("{not json", "is not a readable JSON manifest (JSONDecodeError"),
+    ("[1, 2]", "lacks the section(s) source, database, originals: expected a JSON object with"),
+    ('{"source": {}, "database": {}}', "lacks the section(s) originals"),
+    ("", "is not a readable JSON manifest"),
+])
+def test_a_malformed_manifest_is_an_asset_error(scratch_home, text, words):
+    path = scratch_home / "images" / "MANIFEST.json"
+    path.write_text(text)
+    with pytest.raises(AssetError) as err:
+        assets.images_manifest()
+    assert words in str(err.value) and f"git checkout -- {path}" in str(err.value)
+    proc = subprocess.run([sys.executable, "-m", "facelab.cli", "fetch"], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == AssetError.exit_code
+    assert words in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_a_missing_manifest_names_the_command_to_restore_it(scratch_home):
+    path = scratch_home / "weights" / "MANIFEST.json"
+    path.unlink()
+    with pytest.raises(AssetError) as err:
+        assets.weights_manifest()
+    assert str(err.value) == (f"manifest missing: {path} (it is part of the repository: "
+                              f"restore it with `git checkout -- {path}`)")

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from facelab.cli import _load_extras, build_parser
+from facelab.cli import build_parser
 
 from .conftest import ROOT
 
@@ -18,14 +18,14 @@ def facelab(*args, timeout=300):
 
 
 def subcommands() -> list[str]:
-    _load_extras()
     parser = build_parser()
     action = next(a for a in parser._actions if a.dest == "command")
     return sorted(action.choices)
 
 
-def test_core_subcommands_exist():
-    assert {"fetch", "demo", "verify", "who"} <= set(subcommands())
+def test_cli_declares_every_command():
+    assert subcommands() == sorted(["fetch", "demo", "verify", "who", "release", "strip-photos",
+                                    "grade", "gradescope"])
 
 
 @pytest.mark.parametrize("command", subcommands())
@@ -52,6 +52,11 @@ def test_verify_and_who_on_real_pictures(office):
     assert proc.returncode == 2 and "please go away" in proc.stdout
     proc = facelab("who", str(office / "camera" / "mindy_kaling_3.png"), "--threshold", "1.1")
     assert proc.returncode == 0 and "it's mindy_kaling" in proc.stdout
+    assert "nearest employee mindy_kaling at distance 0." in proc.stdout
+    assert proc.stdout.rstrip().endswith("(threshold 1.1) -> recognised")
+    proc = facelab("who", str(office / "camera" / "madonna_1.png"))
+    assert proc.returncode == 0 and "Not in the database." in proc.stdout
+    assert proc.stdout.rstrip().endswith("(threshold 0.7) -> not in the database")
 
 
 @pytest.mark.parametrize("args,code,words", [

@@ -10,7 +10,9 @@ import pytest
 
 from facelab.errors import ImageError, ModelError
 from facelab.expected import ENCODING_TOLERANCE, PARAMETER_COUNT
-from facelab.model import build_facenet, encode_images, img_to_encoding, load_pretrained, load_weights
+from facelab.encoding import encode_images, img_to_encoding
+from facelab.model import build_facenet, load_pretrained
+from facelab.weights import load_weights
 
 from .conftest import TEST_IMAGES, need
 from .test_images import exif_rotated_copy
@@ -91,8 +93,8 @@ def test_wrong_or_truncated_weights_file(tmp_path, office):
 
 
 def test_encoding_cache_is_exact_read_only_and_keyed_by_file(model, office, tmp_path):
-    from facelab import model as m
-    from facelab.model import cache_encodings, clear_encoding_cache, encoding_cache_digest
+    from facelab import encoding as m
+    from facelab.encoding import cache_encodings, clear_encoding_cache, encoding_cache_digest
 
     pictures = sorted((office / "camera").glob("*.png"))[:6]
     fresh_one = img_to_encoding(pictures[0], model)
@@ -130,8 +132,8 @@ def test_encoding_cache_is_exact_read_only_and_keyed_by_file(model, office, tmp_
 
 def test_encoding_store_is_reused_across_processes_and_survives_damage(model, office, tmp_path,
                                                                        monkeypatch):
-    from facelab import model as m
-    from facelab.model import cache_encodings, clear_encoding_cache
+    from facelab import encoding as m
+    from facelab.encoding import cache_encodings, clear_encoding_cache
 
     pictures = sorted((office / "camera").glob("*.png"))[:3]
     store = tmp_path / "store"
@@ -159,3 +161,34 @@ def test_encoding_store_is_reused_across_processes_and_survives_damage(model, of
         assert len(np.load(stored).files) == 3 + 2  # 3 pictures, 2 batches
     finally:
         clear_encoding_cache()
+
+
+def test_only_the_last_weights_file_stays_in_memory(tmp_path, monkeypatch):
+    from facelab import model as m
+
+    built = []
+    monkeypatch.setattr(m, "_LOADED", {})
+    monkeypatch.setattr(m, "build_facenet", lambda: built.append(1) or m.keras.Sequential())
+    monkeypatch.setattr(m, "load_weights", lambda model, path: None)
+    monkeypatch.setattr(m.keras.Sequential, "count_params", lambda self: PARAMETER_COUNT)
+    a, b = tmp_path / "a.h5", tmp_path / "b.h5"
+    a.write_bytes(b"a")
+    b.write_bytes(b"b")
+    first = m.load_pretrained(a)
+    assert m.load_pretrained(a) is first and len(built) == 1
+    m.load_pretrained(b)
+    assert len(m._LOADED) == 1 and len(built) == 2
+    assert m.load_pretrained(a) is not first and len(built) == 3  # a was let go, built again
+
+
+def test_compiled_forward_functions_are_bounded(monkeypatch):
+    from collections import OrderedDict
+
+    from facelab import encoding as e
+
+    monkeypatch.setattr(e, "_COMPILED", OrderedDict())
+    models = [e.keras.Sequential([e.keras.Input((4,)), e.keras.layers.Dense(2)]) for _ in range(6)]
+    fns = [e._forward(mdl) for mdl in models]
+    assert len(e._COMPILED) == e._MAX_COMPILED
+    assert [entry[0] for entry in e._COMPILED.values()] == models[-e._MAX_COMPILED:]
+    assert e._forward(models[-1]) is fns[-1]  # the same model gets its traced function back

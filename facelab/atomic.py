@@ -1,0 +1,50 @@
+"""Writing a file so that readers see the old file or the new one, never a part.
+
+The one way facelab writes a file it must not leave half-written (weights,
+photos, face crops, notebooks, the encodings store): a temporary file in the
+same folder, flushed and fsync'ed, then renamed over the target. If anything
+fails before the rename, the temporary file is removed and the target is
+untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, text: bool = False):
+    """Open a temporary file next to ``path``; on a clean exit it replaces ``path``.
+
+    The file is binary, or UTF-8 text with ``text=True``. The folder is
+    created if needed. An exception inside the block (or a failed fsync or
+    rename) removes the temporary file and propagates; ``path`` keeps its old
+    content, or stays absent.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w" if text else "wb", encoding="utf-8" if text else None) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_write`)."""
+    with atomic_write(path) as handle:
+        handle.write(data)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_write`)."""
+    with atomic_write(path, text=True) as handle:
+        handle.write(text)

@@ -1,0 +1,80 @@
+"""The office's folders and file names under ``images/``: named and parsed here only.
+
+    originals/{train,val}/<person>/<photo>.jpg   the photos as shipped
+    faces/{train,val}/<person>/<photo>.png       160x160 face crops
+    database/<person>.png                        one badge photo per employee
+    camera/<person>_<n>.png                      front-door pictures, n = 1, 2, ...
+    crops.json                                   the detector's boxes
+
+``facelab.office`` builds and checks this layout; ``facelab.database`` reads it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePath
+
+from .errors import AssetError
+
+ORIGINALS, FACES, DATABASE, CAMERA = "originals", "faces", "database", "camera"
+CROPS = "crops.json"
+
+_CAMERA_NAME = re.compile(r"^(?P<person>.+)_(?P<n>[1-9]\d*)\.png$")
+
+
+def badge_name(person: str) -> str:
+    """``<person>.png``: the file name of a badge photo in ``database/``."""
+    return f"{person}.png"
+
+
+def camera_name(person: str, n: int) -> str:
+    """``<person>_<n>.png``: the file name of ``person``'s n-th camera picture (n >= 1)."""
+    return f"{person}_{n}.png"
+
+
+def parse_camera_name(name: str) -> tuple[str, int]:
+    """``"madonna_3.png"`` -> ``("madonna", 3)``; inverse of :func:`camera_name`.
+
+    A name of another form raises AssetError saying which form was expected.
+    """
+    match = _CAMERA_NAME.match(PurePath(name).name)
+    if match is None:
+        raise AssetError(f"expected a camera picture named <person>_<n>.png, got {name!r}")
+    return match["person"], int(match["n"])
+
+
+def face_name(original: str) -> str:
+    """The face crop's path, relative to ``faces/``, of an original photo's relative path."""
+    return str(PurePath(original).with_suffix(".png"))
+
+
+def person_of(picture: str | Path) -> str:
+    """The person a picture of the office shows, from its file or folder name.
+
+    ``camera/<person>_<n>.png`` and ``database/<person>.png`` name the person
+    in the file name; face crops and originals in their folder's name.
+    """
+    path = Path(picture)
+    if path.parent.name == CAMERA:
+        return parse_camera_name(path.name)[0]
+    if path.parent.name == DATABASE:
+        return path.stem
+    return path.parent.name
+
+
+def derived_files(manifest: dict) -> dict[str, str]:
+    """Every picture the office build makes -> the original photo it comes from.
+
+    Keys are paths relative to ``images/`` (``faces/...``, ``database/<person>.png``,
+    ``camera/<person>_<n>.png``), values paths relative to ``originals/``. The badge
+    photo of each person is the manifest's ``database`` photo; their camera
+    pictures are their ``val/`` photos in sorted order, numbered from 1.
+    """
+    originals = sorted(manifest["originals"])
+    plan = {f"{FACES}/{face_name(rel)}": rel for rel in originals}
+    for person, rel in sorted(manifest["database"].items()):
+        plan[f"{DATABASE}/{badge_name(person)}"] = rel
+        val = [r for r in originals if r.startswith(f"val/{person}/")]
+        for n, rel_val in enumerate(val, start=1):
+            plan[f"{CAMERA}/{camera_name(person, n)}"] = rel_val
+    return plan
