@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ImageError, PairsFileError
+from .expected import EMBEDDING_SIZE
 from .evaluation import (DEFAULT_FOLDS, FAR_TARGET, FoldsEvaluation, RocCurve, accuracy_at,
                          kfold_evaluation, roc_curve, split_folds)
 
@@ -175,14 +176,16 @@ def evaluate_pairs(pairs_file, images_root, model, folds: int | None = None,
     pictures). ``limit`` keeps the first ``limit`` same and first ``limit``
     different pairs. ``threshold`` (default: the lesson's) gives one more,
     untuned accuracy. ``progress(done, total)`` is called as pictures are
-    encoded. Each distinct picture is encoded once. A missing picture raises
-    ImageError naming it and its line; a malformed file, PairsFileError.
+    encoded. ``model`` None loads the pretrained FaceNet once the file and
+    its pictures are checked. Each distinct picture is encoded once. A
+    missing picture raises ImageError naming it and its line; a malformed
+    file, PairsFileError.
     """
     import time
 
     from .expected import THRESHOLD
     from .images import load_image
-    from .model import encode_images
+    from .encoding import encode_images
     from .preprocessing import center_crop, check_preprocessing
 
     check_preprocessing(preprocessing)
@@ -204,9 +207,13 @@ def evaluate_pairs(pairs_file, images_root, model, folds: int | None = None,
         pixels = load_image(pic)
         return center_crop(pixels, crop) if crop else pixels
 
+    if model is None:
+        from .model import load_pretrained
+
+        model = load_pretrained()
     start = time.perf_counter()
     pictures = list(index)
-    codes = np.empty((len(pictures), 128), dtype=np.float32)
+    codes = np.empty((len(pictures), EMBEDDING_SIZE), dtype=np.float32)
     for at in range(0, len(pictures), batch_size):
         chunk = [prepared(pic) for pic in pictures[at:at + batch_size]]
         codes[at:at + len(chunk)] = encode_images(chunk, model, batch_size=batch_size,
