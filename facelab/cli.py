@@ -79,6 +79,15 @@ def _progress_bar(label: str):
     return draw
 
 
+def _crop(text: str):
+    """--crop: a side in pixels (>= 1) or 'face'."""
+    if text == "face":
+        return text
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"expected a side in pixels (>= 1) or 'face', got {text!r}")
+
+
 def _cmd_evaluate(args) -> int:
     from .lfw import evaluate_pairs
 
@@ -184,8 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preprocessing", choices=list(PREPROCESSINGS), default=DEFAULT_PREPROCESSING,
                    help=f"how pictures become the model's input (default {DEFAULT_PREPROCESSING}: "
                    "nearest-neighbour resize, pixels/255; facenet: bilinear, standardised)")
-    p.add_argument("--crop", type=int, default=None, metavar="PIXELS",
-                   help="first cut the centred square of this side (default: whole picture)")
+    p.add_argument("--crop", type=_crop, default=None, metavar="PIXELS|face",
+                   help="first cut the centred square of this side, or the face the detector "
+                   "finds (default: the whole picture)")
     p.add_argument("--folds", type=int, default=None, metavar="K",
                    help=f"folds for a single-set file (default {DEFAULT_FOLDS})")
     p.add_argument("--far", type=float, default=FAR_TARGET, metavar="RATE",

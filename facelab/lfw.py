@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ImageError, PairsFileError
+from .errors import ImageError, NoFaceError, PairsFileError, ShapeError
 from .expected import EMBEDDING_SIZE
 from .evaluation import (DEFAULT_FOLDS, FAR_TARGET, FoldsEvaluation, RocCurve, accuracy_at,
                          kfold_evaluation, roc_curve, split_folds)
@@ -144,7 +144,7 @@ class PairsEvaluation:
     threshold: float             # a fixed threshold (the lesson's, unless given)
     accuracy: float              # at ``threshold`` on all pairs (nothing tuned)
     preprocessing: str
-    crop: int | None
+    crop: int | str | None
     pictures: int                # distinct pictures encoded
     seconds: float               # time spent loading and encoding them
 
@@ -162,7 +162,7 @@ class PairsEvaluation:
 
 
 def evaluate_pairs(pairs_file, images_root, model, folds: int | None = None,
-                   preprocessing: str = "assignment", crop: int | None = None,
+                   preprocessing: str = "assignment", crop: int | str | None = None,
                    limit: int | None = None, threshold: float | None = None,
                    far_target: float = FAR_TARGET, progress=None,
                    batch_size: int = 32) -> PairsEvaluation:
@@ -173,7 +173,9 @@ def evaluate_pairs(pairs_file, images_root, model, folds: int | None = None,
     ``preprocessing`` names how pictures become the model's input (see
     :mod:`facelab.preprocessing`); ``crop``, if given, first cuts the centred
     square of that many pixels (LFW faces sit in the middle of 250x250
-    pictures). ``limit`` keeps the first ``limit`` same and first ``limit``
+    pictures), or with ``"face"`` the face the detector finds, as the office's
+    crops were made (:func:`facelab.images.crop_face`; no face found raises
+    NoFaceError naming the picture and its line). ``limit`` keeps the first ``limit`` same and first ``limit``
     different pairs. ``threshold`` (default: the lesson's) gives one more,
     untuned accuracy. ``progress(done, total)`` is called as pictures are
     encoded. ``model`` None loads the pretrained FaceNet once the file and
@@ -184,7 +186,7 @@ def evaluate_pairs(pairs_file, images_root, model, folds: int | None = None,
     import time
 
     from .expected import THRESHOLD
-    from .images import load_image
+    from .images import crop_face, load_image
     from .encoding import encode_images
     from .preprocessing import center_crop, check_preprocessing
 
@@ -203,8 +205,21 @@ def evaluate_pairs(pairs_file, images_root, model, folds: int | None = None,
                                      f"{pairs_file})")
                 index[pic] = len(index)
 
+    if crop is not None and crop != "face" and not (isinstance(crop, int) and crop >= 1):
+        raise ShapeError(f"expected a crop side in pixels (>= 1) or 'face', got {crop!r}")
+    lines = {}
+    for p in pairs:
+        lines.setdefault(p.first, p.line)
+        lines.setdefault(p.second, p.line)
+
     def prepared(pic: Path):
         pixels = load_image(pic)
+        if crop == "face":
+            try:
+                return crop_face(pixels)
+            except NoFaceError:
+                raise NoFaceError(f"no face found in {pic} (named on line {lines[pic]} of "
+                                  f"{pairs_file}); use a centred --crop instead") from None
         return center_crop(pixels, crop) if crop else pixels
 
     if model is None:

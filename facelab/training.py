@@ -150,9 +150,12 @@ def person_batches(labels: Sequence[int], per_person: int, rng: np.random.Genera
     """One epoch of batches: index arrays, each with ``per_person`` pictures of every person.
 
     Pictures of each person are shuffled and dealt ``per_person`` at a time
-    (the last deal of a person is topped up from their other pictures), so
-    every picture appears in the epoch and each batch has every person.
-    A person with fewer than 2 pictures raises ShapeError.
+    (the last deal of a person is topped up with pictures of their earlier
+    deals, so no batch holds a picture twice); a person with fewer pictures
+    than that comes whole. Every picture appears in the epoch and every
+    batch has every person; persons with fewer deals start theirs again.
+    A person with fewer than 2 pictures, or ``per_person`` < 2, raises
+    ShapeError.
     """
     labels = np.asarray(labels)
     groups = []
@@ -162,9 +165,12 @@ def person_batches(labels: Sequence[int], per_person: int, rng: np.random.Genera
             raise ShapeError(f"triplets need at least 2 pictures of each person per batch; "
                              f"person {person} has {where.size}, per_person is {per_person}")
         n = -(-where.size // per_person)
-        padded = np.concatenate([where, rng.choice(where, n * per_person - where.size,
-                                                   replace=False)])
-        groups.append(padded.reshape(n, per_person))
+        if n == 1:
+            groups.append([where])
+            continue
+        extra = rng.choice(where[:(n - 1) * per_person], n * per_person - where.size,
+                           replace=False)
+        groups.append(list(np.concatenate([where, extra]).reshape(n, per_person)))
     rounds = max(len(g) for g in groups)
     return [np.concatenate([g[r % len(g)] for g in groups]) for r in range(rounds)]
 
