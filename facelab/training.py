@@ -180,8 +180,10 @@ def train_triplets(embedder: "keras.Model", inputs: np.ndarray, labels, loss: Ca
                    seed: int = 0) -> np.ndarray:
     """Train ``embedder`` on ``inputs`` (N, ...) with batch-hard triplets and ``loss``.
 
-    Returns the mean loss of each epoch, shape (epochs,). Deterministic for
-    a fixed ``seed`` once :func:`deterministic` was called.
+    Each epoch is one pass of :func:`person_batches` (every picture at least
+    once). Returns the loss of every training step, in order: shape
+    (epochs * batches per epoch,). Deterministic for a fixed ``seed`` once
+    :func:`deterministic` was called.
     """
     inputs = np.asarray(inputs, dtype=np.float32)
     labels = np.asarray(labels)
@@ -189,13 +191,11 @@ def train_triplets(embedder: "keras.Model", inputs: np.ndarray, labels, loss: Ca
         raise ShapeError(f"{inputs.shape[0]} inputs but {labels.shape[0]} labels")
     trainer = triplet_trainer(embedder, loss, learning_rate)
     rng = np.random.default_rng(seed)
-    dummy = np.zeros((0,), dtype=np.float32)
     curve = []
     for _ in range(epochs):
-        losses = [float(trainer.train_on_batch([inputs[b], labels[b].astype(np.int32)],
-                                               np.resize(dummy, (len(b),))))
+        curve += [float(trainer.train_on_batch([inputs[b], labels[b].astype(np.int32)],
+                                               np.zeros(len(b), np.float32)))  # y_true: unused
                   for b in person_batches(labels, per_person, rng)]
-        curve.append(np.mean(losses))
     return np.array(curve)
 
 
