@@ -22,7 +22,12 @@ def load_weights(model, path: str | os.PathLike) -> None:
 
     Every layer of ``model`` that has weights must find a group of the same
     name with arrays of the same shapes; otherwise :class:`ModelError` says
-    which layer and what was expected. Nothing is assigned unless all match.
+    which layer and what was expected, and nothing is assigned (names and
+    shapes are all checked first, from the file's metadata). Then each layer's
+    arrays are read and assigned in turn, so only one layer's arrays are in
+    memory at a time, not a second copy of all 22.8 M weights. A file whose
+    data cannot be read half-way raises ModelError too; ``model`` is then
+    partly assigned and should be dropped (``load_pretrained`` does).
     """
     import h5py
 
@@ -36,37 +41,44 @@ def load_weights(model, path: str | os.PathLike) -> None:
             f"{path} is not a readable HDF5 weights file ({exc}); it may be truncated or "
             "the wrong file: run `facelab fetch` to download and verify it again"
         ) from None
-    pending = []
     with handle:
         root = handle["model_weights"] if "model_weights" in handle else handle
-        for layer in model.layers:
-            if not layer.weights:
-                continue
-            if layer.name not in root:
-                raise ModelError(f"{path} has no weights for layer {layer.name!r}; "
-                                 "is it facenet_keras.h5? run `facelab fetch`")
-            group = root[layer.name]
-            arrays = {}
+        plan = [(layer, _datasets(root, layer, path)) for layer in model.layers if layer.weights]
+        for layer, datasets in plan:
             try:
-                for wname in group.attrs["weight_names"]:
-                    wname = wname.decode() if isinstance(wname, bytes) else wname
-                    short = wname.rsplit("/", 1)[-1].split(":", 1)[0]
-                    arrays[short] = np.asarray(group[wname])
-            except (KeyError, OSError) as exc:
+                values = [np.asarray(ds) for ds in datasets]
+            except OSError as exc:
                 raise ModelError(f"{path}: weights of layer {layer.name!r} are unreadable "
                                  f"({exc}); run `facelab fetch` again") from None
-            values = []
-            for var in layer.weights:
-                short = var.path.rsplit("/", 1)[-1]
-                if short == "gamma" and short not in arrays:
-                    raise ModelError(f"layer {layer.name!r} expects a gamma the file lacks")
-                if short not in arrays:
-                    raise ModelError(f"{path}: layer {layer.name!r} has no {short!r} weights")
-                if tuple(arrays[short].shape) != tuple(var.shape):
-                    raise ModelError(
-                        f"{path}: layer {layer.name!r} {short} has shape "
-                        f"{arrays[short].shape}, the model expects {tuple(var.shape)}")
-                values.append(arrays[short])
-            pending.append((layer, values))
-    for layer, values in pending:
-        layer.set_weights(values)
+            layer.set_weights(values)
+
+
+def _datasets(root, layer, path: Path) -> list:
+    """The file's datasets for ``layer``'s variables, in the variables' order.
+
+    Checks names and shapes only (no weight data is read); ModelError otherwise.
+    """
+    if layer.name not in root:
+        raise ModelError(f"{path} has no weights for layer {layer.name!r}; "
+                         "is it facenet_keras.h5? run `facelab fetch`")
+    group = root[layer.name]
+    try:
+        found = {}
+        for wname in group.attrs["weight_names"]:
+            wname = wname.decode() if isinstance(wname, bytes) else wname
+            found[wname.rsplit("/", 1)[-1].split(":", 1)[0]] = group[wname]
+    except (KeyError, OSError) as exc:
+        raise ModelError(f"{path}: weights of layer {layer.name!r} are unreadable "
+                         f"({exc}); run `facelab fetch` again") from None
+    datasets = []
+    for var in layer.weights:
+        short = var.path.rsplit("/", 1)[-1]
+        if short not in found:
+            raise ModelError(f"{path}: layer {layer.name!r} has no {short!r} weights: expected "
+                             f"{', '.join(v.path.rsplit('/', 1)[-1] for v in layer.weights)}, "
+                             f"the file has {', '.join(found) or 'none'}")
+        if tuple(found[short].shape) != tuple(var.shape):
+            raise ModelError(f"{path}: layer {layer.name!r} {short} has shape "
+                             f"{tuple(found[short].shape)}, the model expects {tuple(var.shape)}")
+        datasets.append(found[short])
+    return datasets

@@ -192,3 +192,23 @@ def test_compiled_forward_functions_are_bounded(monkeypatch):
     assert len(e._COMPILED) == e._MAX_COMPILED
     assert [entry[0] for entry in e._COMPILED.values()] == models[-e._MAX_COMPILED:]
     assert e._forward(models[-1]) is fns[-1]  # the same model gets its traced function back
+
+
+def test_a_wrong_shape_in_the_last_layer_assigns_nothing(tmp_path, office):
+    import h5py
+    from facelab import assets
+
+    bad = tmp_path / "bad.h5"
+    shutil.copy(assets.weights_path(), bad)
+    with h5py.File(bad, "r+") as fh:
+        group = fh["model_weights"]["Bottleneck"]
+        name = next(n.decode() if isinstance(n, bytes) else n for n in group.attrs["weight_names"])
+        del group[name]
+        group.create_dataset(name, data=np.zeros((1792, 64), np.float32))
+    model = build_facenet()
+    first = model.get_layer("Conv2d_1a_3x3")
+    before = first.get_weights()[0].copy()
+    with pytest.raises(ModelError, match=r"'Bottleneck' kernel has shape \(1792, 64\), the model "
+                                         r"expects \(1792, 128\)"):
+        load_weights(model, bad)
+    assert np.array_equal(first.get_weights()[0], before)  # checked before anything is assigned
