@@ -142,7 +142,7 @@ def triplet_trainer(embedder: "keras.Model", loss: Callable, learning_rate: floa
     labels = keras.Input((), dtype="int32", name="labels")
     triplets = BatchHardTriplets(name="batch_hard")(embedder(pictures), labels)
     model = keras.Model([pictures, labels], triplets, name=f"{embedder.name}_triplets")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, run_eagerly=True)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, jit_compile=False)
     return model
 
 
