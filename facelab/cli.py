@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Encode every distinct picture of PAIRS_FILE once (a progress bar on "
         "stderr), then score each fold at the threshold chosen on the other folds: prints the "
         "mean accuracy +- standard deviation over folds, the AUC, the validation rate at a "
-        "false accept rate of 0.1%% (VAL@FAR) and the accuracy at the fixed threshold. Folds "
+        "false accept rate of 0.1% (VAL@FAR) and the accuracy at the fixed threshold. Folds "
         "come from the file's header (View 2: 10 300); a single-set file (View 1 DevTest: 500) "
         "is split into --folds folds. A missing picture or a malformed line is reported with "
         "its line number.")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -270,3 +273,68 @@ def test_lfw_subset_well_above_chance(lfw_result):
     assert r.accuracy == pytest.approx(accuracy_at(r.genuine, r.impostor, 0.7))
     assert r.preprocessing == "assignment" and r.crop == 160
     assert "10-fold accuracy" in r.summary()
+
+
+# ------------------------------------------------------------ facelab evaluate
+def _devtest_subset(tmp_path, n):
+    """The first n same and first n different DevTest pairs, as a single-set file."""
+    root = need(LFW)
+    lines = (root / "pairsDevTest.txt").read_text().splitlines()
+    text = "\n".join([str(n), *lines[1:1 + n], *lines[501:501 + n]]) + "\n"
+    return _write(tmp_path / "pairs.txt", text), root / "images"
+
+
+@pytest.mark.slow
+def test_evaluate_pairs_encodes_each_distinct_picture_once(tmp_path):
+    pairs, images = _devtest_subset(tmp_path, 10)
+    rows, calls = [], []
+
+    def model(batch):  # any callable model: the mean of each pixel row, 128 numbers
+        arr = np.asarray(batch)
+        rows.append(arr.shape[0])
+        return arr.mean(axis=(2, 3))[:, :128] + 1.0
+
+    r = evaluate_pairs(pairs, images, model, folds=5, crop=128, batch_size=8,
+                       progress=lambda done, total: calls.append((done, total)))
+    distinct = {pic for p in read_pairs(pairs, images) for pic in (p.first, p.second)}
+    assert len(distinct) < 40  # some pictures appear in several pairs
+    assert sum(rows) == len(distinct) == r.pictures
+    assert calls[-1] == (len(distinct), len(distinct)) and len(calls) == -(-len(distinct) // 8)
+    assert r.folds.k == 5 and r.roc.n_genuine == 10
+
+
+def _facelab(*args):
+    return subprocess.run([sys.executable, "-m", "facelab.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_evaluate_command_reports_bad_input_by_line(tmp_path):
+    pairs = _write(tmp_path / "pairs.txt", "2\nAnn\t1\t2\nBob\t1\nAnn\t1\tBob\t1\nBob\t2\tAnn\t2\n")
+    proc = _facelab("evaluate", pairs, tmp_path)
+    assert proc.returncode == 4, proc.stderr
+    assert proc.stderr.startswith(f"facelab evaluate: {pairs}:3: expected 'Name i j'")
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    pairs = _write(tmp_path / "pairs.txt", "2\nAnn\t1\t2\nBob\t1\t2\nAnn\t1\tBob\t1\n"
+                   "Bob\t2\tAnn\t2\n")
+    proc = _facelab("evaluate", pairs, tmp_path)
+    assert proc.returncode == 4 and "10 folds need at least 10 same-person pairs" in proc.stderr
+    proc = _facelab("evaluate", pairs, tmp_path, "--folds", "2")
+    assert proc.returncode == 4 and "Ann_0001.jpg (named on line 2 of" in proc.stderr
+    assert proc.stderr.count("\n") == 1
+    proc = _facelab("evaluate", pairs, tmp_path, "--crop", "0")
+    assert proc.returncode == 2 and "expected a side in pixels (>= 1) or 'face'" in proc.stderr
+    proc = _facelab("evaluate", tmp_path / "none.txt", tmp_path)
+    assert proc.returncode == 4 and "pairs file not found" in proc.stderr
+
+
+@pytest.mark.slow
+def test_evaluate_command_on_real_pictures(tmp_path):
+    pairs, images = _devtest_subset(tmp_path, 20)
+    proc = _facelab("evaluate", pairs, images, "--crop", "150", "--preprocessing", "facenet")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("20 same + 20 different pairs, ") and "preprocessing facenet, crop 150" in lines[0]
+    assert "10-fold accuracy" in lines[1] and "AUC" in lines[2] and "VAL" in lines[2]
+    accuracy = float(lines[1].split("accuracy ")[1].split("%")[0])
+    assert accuracy >= 90.0, proc.stdout
+    assert "encoding pictures [" in proc.stderr and proc.stderr.rstrip().endswith("/" + lines[0].split(", ")[1].split()[0])
