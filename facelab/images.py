@@ -96,6 +96,14 @@ def resize_nearest(pixels: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
     return resize(pixels, size, "nearest")
 
 
+def load_pixels(image: ImageLike) -> np.ndarray:
+    """A picture as the naive method sees it: (160, 160, 3) float64 in [0, 1].
+
+    Loaded as RGB and resized with nearest-neighbour, like the model's input.
+    """
+    return resize_nearest(load_image(image)).astype(np.float64) / 255.0
+
+
 def to_model_input(pixels: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 -> (160, 160, 3) float32 in [0, 1]: the assignment's preprocessing."""
     return prepare(_as_rgb_array(pixels), "assignment")

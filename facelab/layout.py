@@ -1,4 +1,8 @@
-"""The office's folders and file names under ``images/``: named and parsed here only.
+"""Where the workbook's files live, and what their manifests say: named and parsed here only.
+
+The workbook's home (``$FACELAB_HOME``, else the repository) holds ``weights/``
+and ``images/``, each with its committed ``MANIFEST.json`` (read by
+:func:`weights_manifest` and :func:`images_manifest`). Under ``images/``:
 
     originals/{train,val}/<person>/<photo>.jpg   the photos as shipped
     faces/{train,val}/<person>/<photo>.png       160x160 face crops
@@ -6,16 +10,84 @@
     camera/<person>_<n>.png                      front-door pictures, n = 1, 2, ...
     crops.json                                   the detector's boxes
 
-``facelab.office`` builds and checks this layout; ``facelab.database`` reads it.
+``facelab.assets`` fetches the weights and originals, ``facelab.office`` builds
+and checks the rest; ``facelab.database`` reads it.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from pathlib import Path, PurePath
 
 from .errors import AssetError
 
+WEIGHTS_FILE = "facenet_keras.h5"
+
+
+# --------------------------------------------------------------------- paths
+def home() -> Path:
+    """The workbook folder holding ``weights/`` and ``images/``.
+
+    ``$FACELAB_HOME`` if set, else the repository this package lives in.
+    """
+    env = os.environ.get("FACELAB_HOME")
+    return Path(env).resolve() if env else Path(__file__).resolve().parent.parent
+
+
+def weights_dir() -> Path:
+    return home() / "weights"
+
+
+def images_dir() -> Path:
+    return home() / "images"
+
+
+def weights_path() -> Path:
+    """Where ``facenet_keras.h5`` lives once fetched."""
+    return weights_dir() / WEIGHTS_FILE
+
+
+def cache_dir() -> Path:
+    """Where the downloaded source distribution is kept between fetches."""
+    env = os.environ.get("FACELAB_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "facelab"
+
+
+# ------------------------------------------------------------------ manifests
+def _read_manifest(folder: Path, keys: tuple[str, ...]) -> dict:
+    path = folder / "MANIFEST.json"
+    restore = f"it is part of the repository: restore it with `git checkout -- {path}`"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AssetError(f"manifest missing: {path} ({restore})") from None
+    except (ValueError, OSError) as exc:
+        raise AssetError(f"{path} is not a readable JSON manifest ({type(exc).__name__}: "
+                         f"{exc}); {restore}") from None
+    missing = [k for k in keys if not isinstance(data, dict) or not isinstance(data.get(k), dict)]
+    if missing:
+        raise AssetError(f"{path} lacks the section(s) {', '.join(missing)}: expected a JSON "
+                         f"object with {', '.join(keys)}; {restore}")
+    return data
+
+
+def weights_manifest() -> dict:
+    """``weights/MANIFEST.json``: the source archive and the weights file's sha256."""
+    return _read_manifest(weights_dir(), ("source", "files"))
+
+
+def images_manifest() -> dict:
+    """``images/MANIFEST.json``: the original photos' sha256 and each person's badge photo."""
+    return _read_manifest(images_dir(), ("source", "database", "originals"))
+
+
+
+# -------------------------------------------------------------- the office
 ORIGINALS, FACES, DATABASE, CAMERA = "originals", "faces", "database", "camera"
 CROPS = "crops.json"
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import layout
-from .atomic import write_text
+from .atomic import sha256_file, write_bytes, write_text
 from .errors import AssetError, NoFaceError
 
 RECORD = ".office.json"
@@ -53,15 +53,11 @@ NOT_BUILT = Damage(".", "not built yet")
 
 
 def _root() -> Path:
-    from .assets import images_dir
-
-    return images_dir()
+    return layout.images_dir()
 
 
 def _manifest(manifest: dict | None) -> dict:
-    from .assets import images_manifest
-
-    return manifest if manifest is not None else images_manifest()
+    return manifest if manifest is not None else layout.images_manifest()
 
 
 def stamp(manifest: dict) -> str:
@@ -76,8 +72,6 @@ def stamp(manifest: dict) -> str:
 
 
 def _fingerprint(path: Path) -> dict:
-    from .assets import sha256_file
-
     return {"sha256": sha256_file(path), "bytes": path.stat().st_size}
 
 
@@ -130,8 +124,8 @@ def build(manifest: dict | None = None, progress: Progress = _quiet_progress) ->
 
 
 def _copy(src: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dest)
+    """Copy a face crop to a badge or camera picture, atomically (a repair never half-writes)."""
+    write_bytes(dest, src.read_bytes())
 
 
 def _write_record(manifest: dict) -> None:

@@ -32,6 +32,8 @@ def _figure(nrows: int = 1, ncols: int = 1, figsize=(6.4, 4.8), **kwargs):
 #: display metadata marking a figure that shows photos of people; such image
 #: data is removed from committed notebooks (see facelab.release.strip_photos)
 PHOTO_METADATA = {"facelab": {"photo": True}}
+#: the text of a photo output, what a saved notebook shows once its photo is stripped
+PHOTO_NOTE = "[photo: it appears when you run this cell]"
 
 
 def _shown(fig, photo: bool = False):
@@ -57,7 +59,13 @@ def _shown(fig, photo: bool = False):
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    display(Image(data=buf.getvalue(), format="png"), metadata=PHOTO_METADATA if photo else None)
+    if photo:  # its text stays where the photo is stripped (facelab.release.strip_photos)
+        import base64
+
+        display({"image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
+                 "text/plain": PHOTO_NOTE}, raw=True, metadata=PHOTO_METADATA)
+    else:
+        display(Image(data=buf.getvalue(), format="png"))
     return None  # already shown; returning it would show it again as the cell's result
 
 

@@ -38,6 +38,7 @@ from pathlib import Path
 
 from .cells import graded_name
 from .errors import ReleaseError
+from .plots import PHOTO_NOTE
 
 START = re.compile(r"^\s*#+\s*START\s+CODE\s+HERE\s*#*\s*$", re.I)
 END = re.compile(r"^\s*#+\s*END\s+CODE\s+HERE\s*#*\s*$", re.I)
@@ -176,21 +177,27 @@ def is_photo_output(output) -> bool:
 
 
 def strip_photos(nb) -> int:
-    """Remove the image data of photo outputs in place; return how many were stripped.
+    """Remove the image data of photo outputs in place; return how many outputs changed.
 
     The photos of the celebrity set are never committed, not even inside a
-    notebook's saved outputs. The output itself stays, with its text/plain
-    placeholder, so nbval (which does not compare images) still matches it.
+    notebook's saved outputs. The output itself stays, its text being
+    :data:`facelab.plots.PHOTO_NOTE` ("[photo: it appears when you run this
+    cell]"), the same text a fresh run gives, so nbval (which does not
+    compare images) still matches it.
     """
-    stripped = 0
+    changed = 0
     for cell in nb.cells:
         for output in cell.get("outputs", []):
-            if is_photo_output(output):
-                data = output.get("data", {})
-                for mime in [m for m in data if m.startswith("image/")]:
-                    del data[mime]
-                    stripped += 1
-    return stripped
+            if not is_photo_output(output):
+                continue
+            data = output.setdefault("data", {})
+            images = [m for m in data if m.startswith("image/")]
+            if images or data.get("text/plain") != PHOTO_NOTE:
+                changed += 1
+            for mime in images:
+                del data[mime]
+            data["text/plain"] = PHOTO_NOTE
+    return changed
 
 
 def strip_photos_files(paths: Sequence[str | os.PathLike]) -> dict:

@@ -2,10 +2,14 @@
 
 :func:`front_door` lets you pick a camera picture and a claimed name, move
 the threshold, and see the distance and the decision. :func:`upload_door`
-lets you upload your own photo. Both need a Jupyter front end that renders
-widgets; without one (a terminal, ``nbconvert``, ``interactive=False``) they
-print the decision for their starting values instead, so the output is
-plain, deterministic text.
+lets you upload your own photo: it shows the photo and the face crop the
+door compared. Both display their widget once and return None (a call on a
+cell's last line shows one copy). Without a Jupyter front end that renders
+widgets (a terminal, ``nbconvert``, ``interactive=False``) they print the
+decision for their starting values instead: plain, deterministic text.
+
+:func:`front_door_controls` and :func:`upload_door_controls` build the same
+widgets without displaying them (for tests, or to lay them out yourself).
 """
 
 from __future__ import annotations
@@ -18,6 +22,10 @@ import numpy as np
 
 from .decision import accepts, comparison, door_words
 from .expected import THRESHOLD
+
+#: the threshold slider: its range, step (two decimals) and width, wide enough
+#: that one step is a few pixels (about 3.5 px of track per 0.01)
+SLIDER_MIN, SLIDER_MAX, SLIDER_STEP, SLIDER_WIDTH = 0.0, 1.6, 0.01, "720px"
 
 
 def widgets_available() -> bool:
@@ -41,47 +49,49 @@ def decide(encoding, database: Mapping, claimed: str, threshold: float = THRESHO
 
 
 def describe(picture_name: str, claimed: str, dist: float, threshold: float) -> str:
+    """One line: who claims what, the distance against the threshold, the decision."""
     return (f"{picture_name} claims to be {claimed}: distance {dist:.3f} "
             f"{comparison(dist, threshold)} threshold {threshold:.2f} -> "
             f"{door_words(accepts(dist, threshold))}")
 
 
-def front_door(database: Mapping, model, pictures: Sequence | None = None,
-               claimed: str | None = None, threshold: float = THRESHOLD,
-               interactive: bool | None = None):
-    """Pick a camera picture and a claimed name; see the distance and the decision.
+def _slider(W, threshold: float):
+    return W.FloatSlider(value=threshold, min=SLIDER_MIN, max=SLIDER_MAX, step=SLIDER_STEP,
+                         readout_format=".2f", description="threshold",
+                         continuous_update=False, layout=W.Layout(width=SLIDER_WIDTH))
 
-    ``pictures`` defaults to all office camera pictures; the first one and
-    ``claimed`` (default: the first name in ``database``) are the starting
-    values. ``interactive=None`` uses widgets when available; ``False``
-    always prints (what the committed notebooks do). Returns the widget box,
-    or the printed line.
-    """
-    from .database import camera_pictures
-    from .model import encode_images
 
-    from .database import require_people
+def _assemble(W, row, slider, out, redraw):
+    """Lay out the controls, redraw on every change and once now; return the box."""
+    for control in (*row, slider):
+        control.observe(redraw, names="value")
+    box = W.VBox([W.HBox(list(row)), slider, out])
+    redraw()
+    return box
 
-    names = require_people(database)
-    pictures = [Path(p) for p in (pictures if pictures is not None else camera_pictures())]
-    claimed = claimed if claimed is not None else names[0]
-    codes = dict(zip(pictures, encode_images(pictures, model)))
-    if interactive is None:
-        interactive = widgets_available()
-    if not interactive:
-        line = describe(pictures[0].name, claimed, *_dist_only(codes[pictures[0]], database,
-                                                                 claimed, threshold))
-        print(line)
-        return line
 
-    import ipywidgets as W
+def _show(box) -> None:
     from IPython.display import display
 
+    display(box)
+
+
+# ----------------------------------------------------------------- front door
+def front_door_controls(database: Mapping, model, pictures: Sequence | None = None,
+                        claimed: str | None = None, threshold: float = THRESHOLD):
+    """The front-door widget, not displayed: ``VBox([HBox([camera, claims]), slider, output])``.
+
+    ``pictures`` defaults to all office camera pictures (encoded once, in
+    batches); the first one and ``claimed`` (default: the first name in
+    ``database``) are the starting values. Needs ipywidgets.
+    """
+    import ipywidgets as W
+
+    pictures, claimed, codes = _door_start(database, model, pictures, claimed)
     pick = W.Dropdown(options=[(p.name, p) for p in pictures], value=pictures[0],
                       description="camera")
-    who = W.Dropdown(options=names, value=claimed, description="claims")
-    slider = W.FloatSlider(value=threshold, min=0.2, max=1.6, step=0.01, description="threshold",
-                           continuous_update=False)
+    who = W.Dropdown(options=list(database), value=claimed, description="claims")
+    slider = _slider(W, threshold)
     out = W.Output()
 
     def redraw(_=None):
@@ -96,71 +106,91 @@ def front_door(database: Mapping, model, pictures: Sequence | None = None,
             if badge is not None:
                 door_decision(pick.value, badge, who.value, dist, slider.value)
 
-    return _assemble(W, display, (pick, who), slider, out, redraw)
+    return _assemble(W, (pick, who), slider, out, redraw)
 
 
-def _assemble(W, display, row, slider, out, redraw):
-    """Lay out the controls, redraw on every change, draw once and display."""
-    for control in (*row, slider):
-        control.observe(redraw, names="value")
-    box = W.VBox([W.HBox(list(row)), slider, out])
-    redraw()
-    display(box)
-    return box
+def _door_start(database, model, pictures, claimed):
+    from .database import camera_pictures, require_people
+    from .encoding import encode_images
+
+    names = require_people(database)
+    pictures = [Path(p) for p in (pictures if pictures is not None else camera_pictures())]
+    claimed = claimed if claimed is not None else names[0]
+    return pictures, claimed, dict(zip(pictures, encode_images(pictures, model)))
 
 
-def _dist_only(encoding, database, claimed, threshold):
-    dist, _ = decide(encoding, database, claimed, threshold)
-    return dist, threshold
+def front_door(database: Mapping, model, pictures: Sequence | None = None,
+               claimed: str | None = None, threshold: float = THRESHOLD,
+               interactive: bool | None = None) -> None:
+    """Pick a camera picture and a claimed name; see the distance and the decision.
+
+    Displays the widget once (see :func:`front_door_controls`) and returns
+    None. ``interactive=None`` uses widgets when available; ``False``
+    prints the decision for the starting values instead (what the committed
+    notebooks do).
+    """
+    if interactive is None:
+        interactive = widgets_available()
+    if interactive:
+        _show(front_door_controls(database, model, pictures, claimed, threshold))
+        return
+    pictures, claimed, codes = _door_start(database, model, pictures, claimed)
+    dist, _ = decide(codes[pictures[0]], database, claimed, threshold)
+    print(describe(pictures[0].name, claimed, dist, threshold))
 
 
-def encode_upload(data: bytes, model, crop: bool = True) -> np.ndarray:
-    """Encode an uploaded photo (file bytes): optionally cut the face first."""
-    from PIL import Image
+# ------------------------------------------------------------------- upload
+def read_upload(data: bytes, name: str = "the file") -> np.ndarray:
+    """An uploaded file's bytes as an (H, W, 3) uint8 picture (EXIF rotation applied).
+
+    Raises ImageError, naming the file, when the bytes are not a picture.
+    """
+    from PIL import Image, ImageOps
 
     from .errors import ImageError
-    from .images import crop_face, load_image
-    from .model import img_to_encoding
+    from .images import load_image
 
     try:
         with Image.open(io.BytesIO(data)) as pic:
-            pixels = load_image(np.asarray(pic.convert("RGB")))
-    except (OSError, ValueError) as exc:
-        raise ImageError(f"the uploaded file is not a picture Pillow can read ({exc})") from None
-    if crop:
-        pixels = crop_face(pixels)
-    return img_to_encoding(pixels, model)
+            return load_image(np.asarray(ImageOps.exif_transpose(pic).convert("RGB")))
+    except (OSError, ValueError, SyntaxError):
+        raise ImageError(f"{name} is not a picture: expected a photo (JPEG, PNG...), got "
+                         f"{len(data)} bytes of something else") from None
 
 
-def upload_door(database: Mapping, model, claimed: str | None = None,
-                threshold: float = THRESHOLD, interactive: bool | None = None):
-    """Upload your own photo and a claimed name; see the distance and the decision.
+def face_for_upload(data: bytes, model, name: str = "the file"):
+    """``(photo, face crop, encoding)`` of an uploaded photo: the crop is what is compared.
 
-    The face is cut out with the detector first (like the face crops of the
-    database). Without widgets, prints how to use it and returns None.
+    Raises ImageError (not a picture) or NoFaceError (no face found).
     """
-    from .database import require_people
+    from .encoding import img_to_encoding
+    from .images import crop_face
 
-    names = require_people(database)
-    claimed = claimed if claimed is not None else names[0]
-    if interactive is None:
-        interactive = widgets_available()
-    if not interactive:
-        print("Upload needs a Jupyter front end with widgets: run "
-              "upload_door(database, model) in JupyterLab to try your own photo.")
-        return None
+    photo = read_upload(data, name)
+    face = crop_face(photo)
+    return photo, face, img_to_encoding(face, model)
 
+
+def upload_door_controls(database: Mapping, model, claimed: str | None = None,
+                         threshold: float = THRESHOLD):
+    """The upload widget, not displayed: ``VBox([HBox([upload, claims]), slider, output])``.
+
+    The output shows the uploaded photo next to the face crop it used and
+    the decision; a file that is not a picture, or a photo without a face,
+    gets one plain sentence. Needs ipywidgets.
+    """
     import ipywidgets as W
-    from IPython.display import display
 
+    from .database import require_people
     from .errors import FacelabError
 
+    names = require_people(database)
     upload = W.FileUpload(accept="image/*", multiple=False, description="your photo")
-    who = W.Dropdown(options=names, value=claimed, description="claims")
-    slider = W.FloatSlider(value=threshold, min=0.2, max=1.6, step=0.01, description="threshold",
-                           continuous_update=False)
+    who = W.Dropdown(options=names, value=claimed if claimed is not None else names[0],
+                     description="claims")
+    slider = _slider(W, threshold)
     out = W.Output()
-    state = {}
+    state: dict = {}
 
     def redraw(_=None):
         out.clear_output(wait=True)
@@ -171,10 +201,41 @@ def upload_door(database: Mapping, model, claimed: str | None = None,
             item = upload.value[0]
             try:
                 if state.get("name") != item["name"]:
-                    state.update(name=item["name"], code=encode_upload(bytes(item["content"]), model))
-                dist, _ = decide(state["code"], database, who.value, slider.value)
-                print(describe(item["name"], who.value, dist, slider.value))
+                    state.clear()
+                    state.update(name=item["name"], found=face_for_upload(
+                        bytes(item["content"]), model, repr(item["name"])))
             except FacelabError as exc:
-                print(f"Could not use this photo: {exc}")
+                state.clear()
+                print(f"Could not use this file: {exc}")
+                return
+            from .plots import show_pictures
 
-    return _assemble(W, display, (upload, who), slider, out, redraw)
+            photo, face, code = state["found"]
+            dist, _ = decide(code, database, who.value, slider.value)
+            print(describe(item["name"], who.value, dist, slider.value))
+            opens = accepts(dist, slider.value)
+            show_pictures([photo, face], ["your photo", "the face compared"],
+                          suptitle=f"distance {dist:.3f} {comparison(dist, slider.value)} "
+                                   f"{slider.value:.2f}: {door_words(opens)}")
+
+    return _assemble(W, (upload, who), slider, out, redraw)
+
+
+def upload_door(database: Mapping, model, claimed: str | None = None,
+                threshold: float = THRESHOLD, interactive: bool | None = None) -> None:
+    """Upload your own photo and a claimed name; see the face crop, distance and decision.
+
+    Displays the widget once (see :func:`upload_door_controls`) and returns
+    None; without widgets, prints how to use it. An empty database raises
+    EmptyDatabaseError.
+    """
+    from .database import require_people
+
+    require_people(database)
+    if interactive is None:
+        interactive = widgets_available()
+    if not interactive:
+        print("Upload needs a Jupyter front end with widgets: run "
+              "upload_door(database, model) in JupyterLab to try your own photo.")
+        return
+    _show(upload_door_controls(database, model, claimed, threshold))

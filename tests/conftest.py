@@ -83,3 +83,28 @@ def run_env(**extra) -> dict:
     env = dict(os.environ)
     env.update(extra)
     return env
+
+
+#: fixtures that load TensorFlow and the model (or download the registry archive):
+#: every test using one is marked slow, wherever it is written
+SLOW_FIXTURES = frozenset({"model", "office_db", "seed_db", "sdist", "batch", "lfw_result"})
+
+
+def pytest_ignore_collect(collection_path, config):
+    """With ``-m "not slow"``, a module that marks itself wholly slow
+    (``pytestmark = pytest.mark.slow``) is not even imported: importing it may
+    cost seconds (TensorFlow) for tests that would all be deselected."""
+    if config.getoption("markexpr", "").strip() == "not slow" and collection_path.suffix == ".py":
+        try:
+            text = collection_path.read_text(encoding="utf-8")
+        except OSError:
+            return None
+        if "\npytestmark = pytest.mark.slow\n" in text:
+            return True
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

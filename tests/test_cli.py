@@ -45,6 +45,7 @@ def test_top_level_help_lists_the_commands():
         assert command in proc.stdout
 
 
+@pytest.mark.slow
 def test_verify_and_who_on_real_pictures(office):
     proc = facelab("verify", str(office / "camera" / "jerry_seinfeld_2.png"), "jerry_seinfeld")
     assert proc.returncode == 0, proc.stderr
@@ -60,6 +61,7 @@ def test_verify_and_who_on_real_pictures(office):
     assert proc.stdout.rstrip().endswith("(threshold 0.7) -> not in the database")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args,code,words", [
     (["verify", "nowhere.jpg", "madonna"], 4, "picture not found: nowhere.jpg"),
     (["verify", "README.md", "madonna"], 4, "not a picture Pillow can read"),
@@ -73,6 +75,7 @@ def test_bad_input_is_one_line(args, code, words, office):
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_demo_runs_the_office_door(office):
     proc = facelab("demo")
     assert proc.returncode == 0, proc.stderr

@@ -343,6 +343,7 @@ def test_gradescope_autograder_zip_runs(tmp_path, batch):
     assert len(res["tests"]) == sum(len(r.cases) for r in want.results)
 
 
+@pytest.mark.slow
 def test_a_tampering_submission_cannot_affect_the_next_one(tmp_path):
     """One worker: the first submission poisons the shared state in three ways (the
     weights in verify, whose checksum runs after the submission's last exercise; the
@@ -354,7 +355,7 @@ def test_a_tampering_submission_cannot_affect_the_next_one(tmp_path):
                     "    model.set_weights([w * 0 for w in model.get_weights()])\n"
                     "    return 0.0, True\n")
     poison = ("def who_is_it(image_path, database, model):\n"
-              "    import facelab.model as fm\n"
+              "    import facelab.encoding as fm\n"
               "    for key, (m, enc) in list(fm._ENCODINGS.items()):\n"
               "        fm._ENCODINGS[key] = (m, enc * 0)\n"
               "    type(model).__call__ = lambda self, *a, **k: 0\n"
@@ -372,6 +373,7 @@ def test_a_tampering_submission_cannot_affect_the_next_one(tmp_path):
     assert second.notes == []
 
 
+@pytest.mark.slow
 def test_prepare_leaves_the_test_pictures_encodings_in_the_store(tmp_path, monkeypatch):
     """What Gradescope's setup.sh runs once, so that each submission's run starts faster."""
     monkeypatch.setenv("FACELAB_CACHE", str(tmp_path / "cache"))

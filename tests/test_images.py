@@ -91,6 +91,7 @@ def test_model_input_is_160_nearest_and_scaled():
     assert set(np.unique(x * 255).round().astype(int)) == set(pixels.ravel().tolist())  # no blending
 
 
+@pytest.mark.slow
 def test_no_face_pictures_raise_no_face_error():
     folder = need(TEST_IMAGES / "no_face")
     for path in sorted(folder.iterdir()):
@@ -98,6 +99,7 @@ def test_no_face_pictures_raise_no_face_error():
             crop_face(path)
 
 
+@pytest.mark.slow
 def test_largest_of_several_faces_is_cropped():
     path = need(TEST_IMAGES / "multi_face" / "two_people.jpg")
     faces = detect_faces(path)
@@ -106,6 +108,7 @@ def test_largest_of_several_faces_is_cropped():
     assert crop.shape == (160, 160, 3) and crop.dtype == np.uint8
 
 
+@pytest.mark.slow
 def test_face_found_in_grayscale_and_large_photos():
     for path in (TEST_IMAGES / "pgm_gray" / "s2" / "1.pgm",
                  TEST_IMAGES / "identities" / "obama" / "obama-1080p.jpg"):

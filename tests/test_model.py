@@ -17,6 +17,8 @@ from facelab.weights import load_weights
 from .conftest import TEST_IMAGES, need
 from .test_images import exif_rotated_copy
 
+pytestmark = pytest.mark.slow  # every test here needs TensorFlow (most the model)
+
 
 def test_shapes_and_parameter_count(model):
     assert model.count_params() == PARAMETER_COUNT == 22_808_144

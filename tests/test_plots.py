@@ -25,8 +25,8 @@ def test_evaluation_figures_are_labelled():
 def test_door_decision_says_it_in_words(office):
     fig = plots.door_decision(office / "camera" / "madonna_1.png",
                               office / "database" / "elton_john.png", "elton_john", 1.392)
-    assert "door stays shut" in fig._suptitle.get_text()
+    assert "door stays shut" in fig.get_suptitle()
     fig = plots.door_decision(office / "camera" / "jerry_seinfeld_2.png",
                               office / "database" / "jerry_seinfeld.png", "jerry_seinfeld", 0.674)
-    assert "door opens" in fig._suptitle.get_text()
+    assert "door opens" in fig.get_suptitle()
     assert [ax.get_xlabel() for ax in fig.axes] == ["camera", "badge of jerry_seinfeld"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import re
 import subprocess
 import sys
@@ -62,6 +64,7 @@ def test_no_weights_photos_or_shared_data_are_committed():
     assert banned == []
 
 
+@pytest.mark.slow
 def test_demo_command_works():
     """The README's first command, as a user runs it (set-up is a no-op here)."""
     proc = subprocess.run([sys.executable, "tasks.py", "demo"], cwd=ROOT, capture_output=True,

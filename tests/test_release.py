@@ -1,9 +1,11 @@
-"""facelab release: the transformation (static, all notebooks) and student runs (1, 2, 5)."""
+"""facelab release: the transformation (static, all notebooks), clean student notebooks, and
+student runs (1, 2, 4, 5) with catalogued mistakes pasted in."""
 
 from __future__ import annotations
 
 import copy
 import json
+import re
 
 import nbformat
 import pytest
@@ -15,8 +17,8 @@ from .conftest import ROOT
 
 NOTEBOOKS = ROOT / "notebooks"
 SOLUTIONS = sorted(NOTEBOOKS.glob("*.ipynb"))
-EXERCISES = {"1_naive_verification": "pixel_distance", "2_triplet_loss": "triplet_loss",
-             "4_face_verification": "verify", "5_face_recognition": "who_is_it"}
+EXERCISES_OF = {"1_naive_verification": "pixel_distance", "2_triplet_loss": "triplet_loss",
+                "4_face_verification": "verify", "5_face_recognition": "who_is_it"}
 
 
 def _read(path):
@@ -44,8 +46,8 @@ def test_release_transformation_static(path):
     assert len(student.cells) == len(solution.cells)
     graded = [i for i, c in enumerate(solution.cells)
               if c.cell_type == "code" and graded_name(c.source)]
-    if path.stem in EXERCISES:
-        assert [graded_name(solution.cells[i].source) for i in graded] == [EXERCISES[path.stem]]
+    if path.stem in EXERCISES_OF:
+        assert [graded_name(solution.cells[i].source) for i in graded] == [EXERCISES_OF[path.stem]]
     else:
         assert graded == []
     first = graded[0] if graded else len(solution.cells)
@@ -160,35 +162,101 @@ def _text(cell) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.parametrize("stem", ["1_naive_verification", "2_triplet_loss", "5_face_recognition"])
-def test_student_release_runs_then_solutions_pass(stem, tmp_path):
-    """Run the student notebook top to bottom, then paste the solutions back and re-check.
+#: the catalogued mistakes pasted into each released notebook (see tests/wrong_answers.py)
+PASTED = {"1_naive_verification": ("squared",),
+          "2_triplet_loss": ("numpy_not_imported", "swapped", "clip_after_sum"),
+          "4_face_verification": ("at_threshold", "swapped_return", "dist_array", "not_encoded"),
+          "5_face_recognition": ("squared", "identity_outside_if")}
 
-    One kernel per notebook does both: the pasted solution cells and their
-    checks are appended at the end of the student notebook.
-    """
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", sorted(PASTED))
+def test_student_release_runs_then_mistakes_are_diagnosed_then_solutions_pass(stem, tmp_path):
+    """Run the student notebook top to bottom, then paste catalogued mistakes, then the
+    solution, each followed by the notebook's own check cell, in the same kernel."""
     from nbclient import NotebookClient
+
+    from facelab.cases import EXERCISES
+
+    from .wrong_answers import WRONG
 
     solution = _read(NOTEBOOKS / f"{stem}.ipynb")
     student = release_notebook(solution, stem)
-    exercise = EXERCISES[stem]
+    name = EXERCISES_OF[stem]
+    exercise = EXERCISES[name]
     check_idx = next(i for i, c in enumerate(student.cells)
-                     if c.cell_type == "code" and f"check_{exercise}(" in c.source)
+                     if c.cell_type == "code" and f"check_{name}(" in c.source)
     graded = next(c for c in solution.cells if c.cell_type == "code" and graded_name(c.source))
-    n_student = len(student.cells)
-    student.cells += [copy.deepcopy(graded), copy.deepcopy(solution.cells[check_idx])]
-    for cell in student.cells[n_student:]:
+    check = solution.cells[check_idx]
+    sources: dict = {}
+    for ex, m, src in WRONG:  # the first wrong answer of each mistake
+        if ex == name:
+            sources.setdefault(m, src)
+    pasted = []
+    for mistake in PASTED[stem]:
+        cell = copy.deepcopy(graded)
+        cell.source = f"# GRADED FUNCTION: {name}\n\n" + sources[mistake]
+        student.cells += [cell, copy.deepcopy(check)]
+        pasted.append((mistake, len(student.cells) - 1))
+    student.cells += [copy.deepcopy(graded), copy.deepcopy(check)]
+    for cell in student.cells[len(solution.cells):]:
         cell.outputs = []
-    NotebookClient(student, timeout=600, kernel_name="python3", allow_errors=True,
+    NotebookClient(student, timeout=900, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
 
-    before = _text(student.cells[check_idx])
-    assert "FAILED" in before and "Hint:" in before, before
-    assert "Traceback" not in before and "AssertionError" not in before, before
-    assert f"{exercise}: 0 of" in before, before
+    before = _text(student.cells[check_idx])  # the released placeholders, as run
+    assert f"{name}: 0 of" in before and "FAILED" in before, before
+    assert "What went wrong: Not finished yet: " in before, before
+    assert "Traceback" not in before and "nan" not in before, before
+    says = {m.name: m.says for m in exercise.mistakes}
+    for mistake, at in pasted:
+        out = _text(student.cells[at])
+        assert f"What went wrong: {says[mistake]}" in out, (mistake, out)
+        assert out.count("What went wrong:") == 1 and "Traceback" not in out, out
+        if mistake == "not_encoded":  # the student's own line, in their cell
+            assert re.search(r"in verify \(Cell In\[\d+\], line 5\):  dist = np.linalg.norm"
+                             r"\(image_path - database\[identity\]\)", out), out
     after = _text(student.cells[-1])
-    assert f"{exercise}: all" in after and "tests passed" in after, after
-    assert "FAILED" not in after, after
-    # the kernel survived everything: the last cell ran
-    assert student.cells[-1].execution_count is not None
+    assert re.fullmatch(rf"{name}: (\d+)/\1 visible checks passed; \d+ more tests? run when "
+                        r"your work is graded\.\n?", after), after
+    assert student.cells[-1].execution_count is not None  # the kernel survived everything
     json.dumps(student)  # a well-formed notebook came back
+
+
+@pytest.mark.parametrize("path", [p for p in SOLUTIONS if p.stem[0] in "12345"], ids=lambda p: p.stem)
+def test_student_notebooks_are_clean(path):
+    """No private import, no `<IPython.core.display.Image object>` where a photo was
+    stripped (a note instead), and the check's expected output is the honest one."""
+    from facelab.plots import PHOTO_NOTE
+
+    student = release_notebook(_read(path), path.name)
+    for cell in student.cells:
+        if cell.cell_type != "code":
+            continue
+        assert not re.search(r"(from|import)\s+facelab\._", cell.source), cell.source
+        assert "import facelab  #" not in cell.source
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            text = "".join(data.get("text/plain", ""))
+            if not [m for m in data if m.startswith("image/")]:  # the text is what shows
+                assert "IPython.core.display.Image object" not in text
+            if out.get("metadata", {}).get("facelab", {}).get("photo"):
+                assert text == PHOTO_NOTE and not [m for m in out["data"] if m.startswith("image/")]
+    if path.stem in EXERCISES_OF:
+        text = "\n".join(c.source for c in student.cells if c.cell_type == "markdown")
+        assert "more tests run when your work is graded" in text
+        assert f'hint("{EXERCISES_OF[path.stem]}")' in text
+
+
+def test_strip_photos_leaves_a_note_where_the_photo_was():
+    from facelab.plots import PHOTO_METADATA, PHOTO_NOTE
+    from facelab.release import strip_photos
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("show()", outputs=[
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBOR", "text/plain":
+                               "<IPython.core.display.Image object>"}, metadata=PHOTO_METADATA),
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBOR", "text/plain": "chart"})])])
+    assert strip_photos(nb) == 1 and strip_photos(nb) == 0  # a second pass changes nothing
+    photo, chart = nb.cells[0].outputs
+    assert photo["data"] == {"text/plain": PHOTO_NOTE}
+    assert chart["data"] == {"image/png": "iVBOR", "text/plain": "chart"}
