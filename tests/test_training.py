@@ -123,8 +123,8 @@ def test_notebook_function_takes_triplet_loss_from_notebook_2(training):
 
 
 def _notebook(path, *sources):
-    cells = [{"cell_type": "code", "metadata": {}, "source": s, "outputs": [],
-              "execution_count": None} for s in sources]
+    cells = [{"cell_type": "code", "id": f"c{k}", "metadata": {}, "source": s, "outputs": [],
+              "execution_count": None} for k, s in enumerate(sources)]
     path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4,
                                 "nbformat_minor": 5}))
     return path
