@@ -143,3 +143,14 @@ def test_notebook_function_errors_are_facelab_errors(training, tmp_path):
                    "# GRADED FUNCTION: triplet_loss\ndef triplet_loss(y_true, y_pred):\n"
                    "    return math.tau\n")
     assert training.notebook_function(nb, "triplet_loss")(None, None) == pytest.approx(6.2832, 1e-4)
+
+
+def test_loss_curve_draws_every_step_and_each_epochs_mean():
+    from facelab.plots import loss_curve
+
+    fig = loss_curve([4.0, 3.0, 2.0, 2.0, 1.0, 0.0], steps_per_epoch=2)
+    ax = fig.axes[0]
+    steps, means = ax.lines
+    assert list(steps.get_ydata()) == [4.0, 3.0, 2.0, 2.0, 1.0, 0.0]
+    assert list(means.get_xdata()) == [2, 4, 6] and list(means.get_ydata()) == [3.5, 2.0, 0.5]
+    assert ax.get_xlabel() == "training step" and "triplet loss" in ax.get_ylabel()
