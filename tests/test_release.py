@@ -33,10 +33,10 @@ def _between_markers(source: str) -> list[str]:
 
 
 # -------------------------------------------------------------------- static
-def test_six_solution_notebooks_exist():
-    assert [p.stem for p in SOLUTIONS][:6] == [
+def test_seven_solution_notebooks_exist():
+    assert [p.stem for p in SOLUTIONS] == [
         "1_naive_verification", "2_triplet_loss", "3_pretrained_model",
-        "4_face_verification", "5_face_recognition", "6_going_further"]
+        "4_face_verification", "5_face_recognition", "6_going_further", "7_training"]
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
