@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from facelab import assets, office
+from facelab import layout, office
 from facelab.expected import ENCODING_TOLERANCE
 from facelab.images import load_image, to_model_input
 from facelab.model import encode_images, img_to_encoding, timed_load
@@ -27,7 +27,7 @@ def main(n: int = 100) -> None:
     office.require()
     model, seconds = timed_load()
     print(f"model load (build + weights, TensorFlow already imported): {seconds:.2f} s")
-    pool = sorted((assets.images_dir() / "faces").rglob("*.png"))
+    pool = sorted((layout.images_dir() / layout.FACES).rglob("*.png"))
     pictures = [pool[i % len(pool)] for i in range(n)]
 
     def original(path):

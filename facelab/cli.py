@@ -1,7 +1,7 @@
 """The `facelab` command: parse, call the library, format.
 
 Every command is declared here, each with --help: fetch, demo, verify, who,
-release, strip-photos, grade, gradescope. A command function only turns
+evaluate, release, strip-photos, grade, gradescope. A command function only turns
 arguments into one library call and its result into lines of output; the
 library modules import lazily, so `facelab --help` loads no TensorFlow.
 facelab errors become one line on stderr and an exit code (see
@@ -70,6 +70,36 @@ def _cmd_who(args) -> int:
     return 0
 
 
+def _progress_bar(label: str):
+    """A ``progress(done, total)`` callback drawing ``label [####....] done/total`` on stderr."""
+    def draw(done: int, total: int) -> None:
+        fill = 30 * done // max(1, total)
+        end = "\n" if done >= total else ""
+        sys.stderr.write(f"\r{label} [{'#' * fill}{'.' * (30 - fill)}] {done}/{total}{end}")
+        sys.stderr.flush()
+    return draw
+
+
+def _crop(text: str):
+    """--crop: a side in pixels (>= 1) or 'face'."""
+    if text == "face":
+        return text
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"expected a side in pixels (>= 1) or 'face', got {text!r}")
+
+
+def _cmd_evaluate(args) -> int:
+    from .lfw import evaluate_pairs
+
+    result = evaluate_pairs(args.pairs_file, args.images_dir, model=None, folds=args.folds,
+                            preprocessing=args.preprocessing, crop=args.crop,
+                            threshold=args.threshold, far_target=args.far,
+                            progress=_progress_bar("encoding pictures"))
+    print(result.summary())
+    return 0
+
+
 def _cmd_release(args) -> int:
     from .release import default_sources, release
 
@@ -119,8 +149,10 @@ def _cmd_gradescope(args) -> int:
 
 # --------------------------------------------------------------- the parser
 def build_parser() -> argparse.ArgumentParser:
+    from .evaluation import DEFAULT_FOLDS, FAR_TARGET
     from .expected import THRESHOLD
     from .grading.pool import DEFAULT_BUDGET, DEFAULT_CASE_SECONDS, DEFAULT_MEMORY_MB
+    from .preprocessing import DEFAULT_PREPROCESSING, PREPROCESSINGS
 
     parser = argparse.ArgumentParser(
         prog="facelab", description="Face verification and recognition workbook tools.")
@@ -153,6 +185,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("picture", help="path to a picture")
     p.add_argument("--threshold", type=float, default=THRESHOLD, help=f"default {THRESHOLD}")
     p.set_defaults(func=_cmd_who)
+
+    p = sub.add_parser(
+        "evaluate", help="measure the model on an LFW-format pairs file (10-fold protocol)",
+        description="Encode every distinct picture of PAIRS_FILE once (a progress bar on "
+        "stderr), then score each fold at the threshold chosen on the other folds: prints the "
+        "mean accuracy +- standard deviation over folds, the AUC, the validation rate at a "
+        "false accept rate of 0.1% (VAL@FAR) and the accuracy at the fixed threshold. Folds "
+        "come from the file's header (View 2: 10 300); a single-set file (View 1 DevTest: 500) "
+        "is split into --folds folds. A missing picture or a malformed line is reported with "
+        "its line number.")
+    p.add_argument("pairs_file", metavar="PAIRS_FILE",
+                   help="pairs.txt or pairsDevTest.txt: lines 'Name i j' or 'Name1 i Name2 j'")
+    p.add_argument("images_dir", metavar="IMAGES_DIR",
+                   help="folder holding Name/Name_0001.jpg pictures")
+    p.add_argument("--preprocessing", choices=list(PREPROCESSINGS), default=DEFAULT_PREPROCESSING,
+                   help=f"how pictures become the model's input (default {DEFAULT_PREPROCESSING}: "
+                   "nearest-neighbour resize, pixels/255; facenet: bilinear, standardised)")
+    p.add_argument("--crop", type=_crop, default=None, metavar="PIXELS|face",
+                   help="first cut the centred square of this side, or the face the detector "
+                   "finds (default: the whole picture)")
+    p.add_argument("--folds", type=int, default=None, metavar="K",
+                   help=f"folds for a single-set file (default {DEFAULT_FOLDS})")
+    p.add_argument("--far", type=float, default=FAR_TARGET, metavar="RATE",
+                   help=f"false accept rate of the VAL measure (default {FAR_TARGET:g})")
+    p.add_argument("--threshold", type=float, default=THRESHOLD,
+                   help=f"also report the accuracy at this fixed threshold (default {THRESHOLD})")
+    p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser(
         "release", help="make student notebooks from the solution notebooks",

@@ -1,8 +1,10 @@
 """Pictures to encodings: (N, 128) float32 rows of unit L2 length.
 
 :func:`img_to_encoding` (one picture, as the lesson does) and
-:func:`encode_images` (batches) preprocess with :mod:`facelab.images`, run the
-model through one graph-compiled function per model and normalise. The
+:func:`encode_images` (batches) load pictures with :mod:`facelab.images`,
+turn them into model input by a named preprocessing (:mod:`facelab.preprocessing`;
+the assignment's by default), run the model through one graph-compiled
+function per model and normalise. The
 opt-in cache (:func:`cache_encodings`, used by the grader's workers) keeps
 encodings in memory and, optionally, in an npz store shared by processes
 under a file lock; :func:`encoding_cache_digest` lets a caller detect a
@@ -25,7 +27,8 @@ from ._quiet import keras, tf
 from .atomic import atomic_write
 from .errors import ModelError, ShapeError
 from .expected import EMBEDDING_SIZE, IMAGE_SIZE
-from .images import ImageLike, load_image, to_model_input
+from .images import ImageLike, load_image
+from .preprocessing import DEFAULT_PREPROCESSING, check_preprocessing, prepare
 
 
 def _check_model(model) -> None:
@@ -158,9 +161,10 @@ def _store_lock(path: Path | None):
         yield
 
 
-def _encode_batch(items: Sequence[ImageLike], model) -> np.ndarray:
-    """Load, resize and encode ``items`` as one batch: (len(items), 128), unit rows."""
-    return _embed(model, np.stack([to_model_input(load_image(item)) for item in items]))
+def _encode_batch(items: Sequence[ImageLike], model,
+                  preprocessing: str = DEFAULT_PREPROCESSING) -> np.ndarray:
+    """Load, preprocess and encode ``items`` as one batch: (len(items), 128), unit rows."""
+    return _embed(model, np.stack([prepare(load_image(item), preprocessing) for item in items]))
 
 
 def _cached(key, model) -> np.ndarray | None:
@@ -261,35 +265,47 @@ def encoding_cache_digest() -> str:
     return h.hexdigest()
 
 
-def img_to_encoding(image: ImageLike, model) -> np.ndarray:
+def img_to_encoding(image: ImageLike, model,
+                    preprocessing: str = DEFAULT_PREPROCESSING) -> np.ndarray:
     """Encode one picture as the lesson does: shape (1, 128), unit L2 norm.
 
     ``image`` is a path (any format Pillow reads: JPEG, PNG with alpha, PGM,
     grayscale; EXIF rotation is applied) or an (H, W, 3) / (H, W) uint8 array.
-    The picture is resized to 160x160 with nearest-neighbour, scaled by 1/255,
-    run through ``model`` and divided by its L2 norm. Raises ImageError for a
-    missing, empty or undecodable file. Pictures passed to
-    :func:`cache_encodings` are not encoded again (a fresh copy is returned).
+    By default (``preprocessing="assignment"``) the picture is resized to
+    160x160 with nearest-neighbour and scaled by 1/255, as the lesson's
+    expected outputs were computed; ``"facenet"`` (bilinear, standardised) is
+    the checkpoint's own, see :mod:`facelab.preprocessing` for all names. It
+    is then run through ``model`` and divided by its L2 norm. Raises
+    ImageError for a missing, empty or undecodable file, FacelabError for an
+    unknown preprocessing. Pictures passed to :func:`cache_encodings` are not
+    encoded again with the default preprocessing (a fresh copy is returned).
     """
     _check_model(model)
-    hit = _cached(_picture_key(image, model), model) if _ENCODINGS else None
-    return hit.copy() if hit is not None else _encode_batch([image], model)
+    check_preprocessing(preprocessing)
+    default = preprocessing == DEFAULT_PREPROCESSING
+    hit = _cached(_picture_key(image, model), model) if _ENCODINGS and default else None
+    return hit.copy() if hit is not None else _encode_batch([image], model, preprocessing)
 
 
-def encode_images(images: Iterable[ImageLike], model, batch_size: int = 32) -> np.ndarray:
+def encode_images(images: Iterable[ImageLike], model, batch_size: int = 32,
+                  preprocessing: str = DEFAULT_PREPROCESSING) -> np.ndarray:
     """Encode many pictures at once: shape (N, 128), each row unit L2 norm.
 
     Gives the same rows as calling :func:`img_to_encoding` on each picture
-    (to 1e-5) but runs the model on batches of ``batch_size``, which is many
-    times faster. An empty input returns an array of shape (0, 128).
+    with the same ``preprocessing`` (to 1e-5) but runs the model on batches
+    of ``batch_size``, which is many times faster. An empty input returns an
+    array of shape (0, 128).
     """
     _check_model(model)
+    check_preprocessing(preprocessing)
     if batch_size < 1:
         raise ShapeError(f"batch_size must be at least 1, got {batch_size}")
+    default = preprocessing == DEFAULT_PREPROCESSING
     items: Sequence[ImageLike] = list(images)
     out = np.empty((len(items), EMBEDDING_SIZE), dtype=np.float32)
     for start in range(0, len(items), batch_size):
         chunk = items[start:start + batch_size]
-        hit = _cached(_chunk_key(chunk, model), model) if _ENCODINGS else None
-        out[start:start + len(chunk)] = hit if hit is not None else _encode_batch(chunk, model)
+        hit = _cached(_chunk_key(chunk, model), model) if _ENCODINGS and default else None
+        out[start:start + len(chunk)] = (hit if hit is not None
+                                         else _encode_batch(chunk, model, preprocessing))
     return out

@@ -1,6 +1,7 @@
-"""Measuring a face verifier: distances, ROC curve, accuracy, best threshold.
+"""Measuring a face verifier: distances, ROC curve, accuracy, thresholds, the LFW protocol.
 
-Everything except :func:`evaluate_pairs` is plain numpy and needs no model.
+Plain numpy: no model, no files (pairs files and the model are in
+:mod:`facelab.lfw`).
 Vocabulary used throughout:
 
 * a *genuine* pair shows the same person twice; an *impostor* pair two people;
@@ -11,19 +12,22 @@ Vocabulary used throughout:
   true accept rate (TAR) = 1 - FRR.
 
 Distances are L2 distances between unit-length encodings, so in [0, 2].
+
+A threshold chosen on some pairs and scored on the same pairs overstates the
+accuracy. :func:`kfold_evaluation` follows the LFW protocol instead: the pairs
+are cut into k folds, and each fold is scored at the threshold chosen on the
+other k - 1 folds.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from .decision import accepts
-from .errors import ImageError, PairsFileError, ShapeError
+from .errors import ShapeError
 
 
 # ------------------------------------------------------------------ distances
@@ -170,128 +174,116 @@ def threshold_at_far(genuine, impostor, max_far: float) -> float:
     return float(roc.thresholds[ok[-1]]) if ok.size else float(roc.thresholds[0])
 
 
-# ------------------------------------------------------------ LFW pairs file
-@dataclass(frozen=True)
-class Pair:
-    """One line of a pairs file: two picture paths and whether they show one person."""
-
-    first: Path
-    second: Path
-    same: bool
-    line: int
+# ------------------------------------------------------------------- k folds
+#: the false accept rate at which FaceNet reports its validation rate (VAL@FAR=0.1%)
+FAR_TARGET = 1e-3
+#: folds of the LFW protocol, also used to split a single-set pairs file
+DEFAULT_FOLDS = 10
 
 
-def read_pairs(pairs_file: str | os.PathLike, images_root: str | os.PathLike) -> list[Pair]:
-    """Parse an LFW-format pairs file.
+def split_folds(same, k: int = DEFAULT_FOLDS) -> np.ndarray:
+    """Fold numbers 0..k-1 for pairs listed as one set, stratified.
 
-    The first line is a header (e.g. ``500`` or ``10 300``) and is skipped.
-    Then each line is ``Name<TAB>i<TAB>j`` (same person) or
-    ``Name1<TAB>i<TAB>Name2<TAB>j`` (two people); blank lines are ignored.
-    Picture paths are ``images_root/Name/Name_{i:04d}.jpg``. A missing file
-    or a malformed line raises PairsFileError naming the line. Existence of
-    the pictures is not checked here (see :func:`evaluate_pairs`).
+    ``same`` is a 1-d sequence of bools (genuine pair or not), in file order.
+    The genuine pairs are cut, in order, into k runs of near-equal length, and
+    so are the impostor pairs; fold i gets run i of each, so every fold holds
+    both kinds in the file's proportion (LFW files list pairs grouped by name,
+    so contiguous runs also keep most people inside one fold). Returns an int
+    array of the same length. ShapeError when k < 2 or either kind has fewer
+    than k pairs (a fold would lack it); empty input is such a case.
     """
-    path = Path(pairs_file)
-    if not path.is_file():
-        raise PairsFileError(f"pairs file not found: {path}")
-    root = Path(images_root)
-
-    def picture(name: str, idx: str, lineno: int) -> Path:
-        try:
-            number = int(idx)
-        except ValueError:
-            raise PairsFileError(f"{path}:{lineno}: picture number {idx!r} is not an "
-                                 "integer") from None
-        if number < 1 or not name:
-            raise PairsFileError(f"{path}:{lineno}: expected a name and a picture number >= 1, "
-                                 f"got {name!r} {idx!r}")
-        return root / name / f"{name}_{number:04d}.jpg"
-
-    pairs = []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for lineno, text in enumerate(lines[1:], start=2):
-        if not text.strip():
-            continue
-        fields = text.strip().split()
-        if len(fields) == 3:
-            name, i, j = fields
-            pairs.append(Pair(picture(name, i, lineno), picture(name, j, lineno), True, lineno))
-        elif len(fields) == 4:
-            n1, i, n2, j = fields
-            pairs.append(Pair(picture(n1, i, lineno), picture(n2, j, lineno), False, lineno))
-        else:
-            raise PairsFileError(
-                f"{path}:{lineno}: expected 'Name i j' or 'Name1 i Name2 j' (3 or 4 "
-                f"tab-separated fields), got {len(fields)} fields: {text.strip()!r}")
-    return pairs
+    same = np.asarray(same, dtype=bool).reshape(-1)
+    if k < 2:
+        raise ShapeError(f"expected at least 2 folds, got {k}")
+    folds = np.empty(same.size, dtype=np.int64)
+    for kind, word in ((True, "same-person"), (False, "two-person")):
+        where = np.nonzero(same == kind)[0]
+        if where.size < k:
+            raise ShapeError(f"{k} folds need at least {k} {word} pairs, got {where.size}")
+        folds[where] = np.arange(where.size) * k // where.size
+    return folds
 
 
 @dataclass(frozen=True)
-class PairsEvaluation:
-    """What :func:`evaluate_pairs` measured."""
+class FoldsEvaluation:
+    """Per-fold results of :func:`kfold_evaluation` (each array has one value per fold).
 
-    threshold: float
-    accuracy: float              # at ``threshold``
-    best_threshold: float
-    best_accuracy: float
-    roc: RocCurve
-    genuine: np.ndarray          # distances of the same-person pairs
-    impostor: np.ndarray         # distances of the two-people pairs
-
-    def summary(self) -> str:
-        return (f"{self.roc.n_genuine} same + {self.roc.n_impostor} different pairs: "
-                f"accuracy {self.accuracy:.3f} at threshold {self.threshold:.2f}; "
-                f"best {self.best_accuracy:.3f} at threshold {self.best_threshold:.3f}; "
-                f"AUC {self.roc.auc():.3f}")
-
-
-def evaluate_pairs(pairs_file, images_root, model, threshold: float | None = None,
-                   limit: int | None = None, center_crop: int | None = None) -> PairsEvaluation:
-    """Verify every pair of an LFW-format pairs file with ``model``.
-
-    ``threshold`` defaults to the lesson's THRESHOLD. ``limit`` keeps only
-    the first ``limit`` same and first ``limit`` different pairs (for speed).
-    ``center_crop``, if given, cuts a centred square of that many pixels
-    before encoding (LFW faces sit in the middle of a 250x250 picture).
-    Each distinct picture is encoded once. A missing picture raises
-    ImageError naming it and the pairs-file line; a malformed line raises
-    PairsFileError.
+    ``thresholds[i]`` is the best-accuracy threshold on all folds but i, and
+    ``accuracies[i]`` the accuracy it gives on fold i. ``val_thresholds[i]``
+    is the largest threshold whose false accept rate on the other folds is at
+    most ``far_target``; ``val_rates[i]`` and ``far_rates[i]`` are the true
+    and false accept rates it gives on fold i.
     """
-    from .expected import THRESHOLD
-    from .images import load_image
-    from .model import encode_images
 
-    threshold = THRESHOLD if threshold is None else float(threshold)
-    pairs = read_pairs(pairs_file, images_root)
-    if limit is not None:
-        same = [p for p in pairs if p.same][:limit]
-        diff = [p for p in pairs if not p.same][:limit]
-        pairs = same + diff
-    if not pairs:
-        raise PairsFileError(f"{pairs_file} lists no pairs")
-    paths: dict[Path, int] = {}
-    for p in pairs:
-        for pic in (p.first, p.second):
-            if pic not in paths:
-                if not pic.is_file():
-                    raise ImageError(f"picture not found: {pic} (named on line {p.line} of "
-                                     f"{pairs_file})")
-                paths[pic] = len(paths)
+    thresholds: np.ndarray
+    accuracies: np.ndarray
+    val_thresholds: np.ndarray
+    val_rates: np.ndarray
+    far_rates: np.ndarray
+    far_target: float
 
-    def prepared(pic: Path):
-        pixels = load_image(pic)
-        if center_crop:
-            h, w = pixels.shape[:2]
-            side = min(center_crop, h, w)
-            top, left = (h - side) // 2, (w - side) // 2
-            pixels = pixels[top:top + side, left:left + side]
-        return pixels
+    @property
+    def k(self) -> int:
+        return int(self.accuracies.size)
 
-    codes = encode_images((prepared(pic) for pic in paths), model)
-    dist = np.array([np.linalg.norm(codes[paths[p.first]] - codes[paths[p.second]])
-                     for p in pairs], dtype=np.float64)
-    same = np.array([p.same for p in pairs])
-    genuine, impostor = dist[same], dist[~same]
-    best_t, best_acc = best_threshold(genuine, impostor)
-    return PairsEvaluation(threshold, accuracy_at(genuine, impostor, threshold), best_t,
-                           best_acc, roc_curve(genuine, impostor), genuine, impostor)
+    @property
+    def accuracy(self) -> float:
+        """Mean held-out accuracy over the folds."""
+        return float(np.mean(self.accuracies))
+
+    @property
+    def accuracy_std(self) -> float:
+        """Standard deviation of the held-out accuracies (over folds, ddof=0)."""
+        return float(np.std(self.accuracies))
+
+    @property
+    def val(self) -> float:
+        """Mean validation rate (true accept rate) at the target false accept rate."""
+        return float(np.mean(self.val_rates))
+
+    @property
+    def val_std(self) -> float:
+        return float(np.std(self.val_rates))
+
+    @property
+    def far(self) -> float:
+        """Mean false accept rate measured on the held-out folds at the VAL thresholds."""
+        return float(np.mean(self.far_rates))
+
+
+def kfold_evaluation(distances, same, folds, far_target: float = FAR_TARGET) -> FoldsEvaluation:
+    """Score each fold at thresholds chosen on the other folds (the LFW protocol).
+
+    ``distances`` (n,) are pair distances, ``same`` (n,) bools (genuine pair),
+    ``folds`` (n,) the fold number of each pair (any integers; e.g. from
+    :func:`split_folds`). For each fold: the best-accuracy threshold of the
+    other folds (:func:`best_threshold`) gives the held-out accuracy, and the
+    largest threshold whose false accept rate on the other folds is at most
+    ``far_target`` (:func:`threshold_at_far`) gives the held-out validation
+    rate and false accept rate. ShapeError if the lengths differ, there are
+    fewer than two folds (empty input included), or a fold lacks genuine or
+    impostor pairs.
+    """
+    dist = _as_distances(distances, "pair")
+    same = np.asarray(same, dtype=bool).reshape(-1)
+    folds = np.asarray(folds).reshape(-1)
+    if not dist.size == same.size == folds.size:
+        raise ShapeError(f"expected as many distances, same flags and fold numbers, got "
+                         f"{dist.size}, {same.size} and {folds.size}")
+    names = np.unique(folds)
+    if names.size < 2:
+        raise ShapeError(f"expected pairs in at least 2 folds, got {names.size}")
+    rows = []
+    for fold in names:
+        test = folds == fold
+        gen, imp = dist[test & same], dist[test & ~same]
+        if gen.size == 0 or imp.size == 0:
+            raise ShapeError(f"fold {fold} has {gen.size} same-person and {imp.size} "
+                             "two-person pairs; each fold needs both")
+        train_gen, train_imp = dist[~test & same], dist[~test & ~same]
+        t, _ = best_threshold(train_gen, train_imp)
+        t_val = threshold_at_far(train_gen, train_imp, far_target)
+        rows.append((t, accuracy_at(gen, imp, t), t_val, float(np.mean(accepts(gen, t_val))),
+                     float(np.mean(accepts(imp, t_val)))))
+    cols = np.array(rows, dtype=np.float64).T
+    return FoldsEvaluation(*cols, far_target=float(far_target))

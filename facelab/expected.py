@@ -63,3 +63,7 @@ SEED_EMPLOYEES = (
 SEED_TOLERANCE = 0.015
 #: two encodings of the same picture agree to this much, batch or one by one
 ENCODING_TOLERANCE = 1e-5
+
+#: OpenFace's nn4.small2, the first edition's network (built in facelab.training)
+NN4_SMALL2_INPUT_SIZE = 96
+NN4_SMALL2_PARAMETER_COUNT = 3_743_280

@@ -41,13 +41,12 @@ def _kind(i: int, *kinds: str):
     return lambda a: a.items is not None and a.kinds[i] in kinds
 
 
-def _array(i: int, size_one: bool):
-    """Spots item ``i`` being an array of one or more dimensions, of size 1 or larger."""
+def _array(i: int, tensors: bool = False):
+    """Spots item ``i`` being an array of one or more dimensions (a tensor too if ``tensors``)."""
     def spots(a: Answer) -> bool:
-        if a.items is None or a.kinds[i] == "tf.Tensor":
+        if a.items is None or (a.kinds[i] == "tf.Tensor" and not tensors):
             return False
-        v = a.items[i]
-        return isinstance(v, np.ndarray) and v.ndim >= 1 and (v.size == 1) == size_one
+        return isinstance(a.items[i], np.ndarray) and a.items[i].ndim >= 1
     return spots
 
 
@@ -91,8 +90,7 @@ def _one_number(field: str, how: str) -> tuple[Mistake, ...]:
                 f"{field} is an array, not one number (np.linalg.norm with an axis gives one "
                 f"value per row, e.g. shape (1,)). {how} The cells after the exercise format "
                 "and compare it as a number, and an array breaks them.",
-                spots=lambda a: (_array(0, size_one=True)(a) or _array(0, size_one=False)(a)
-                                 or _error(r"truth value of an array")(a))),
+                spots=lambda a: _array(0)(a) or _error(r"truth value of an array")(a)),
         Mistake(f"{field}_tensor",
                 f"{field} is a TensorFlow tensor: a distance is one number. {how}",
                 spots=_kind(0, "tf.Tensor")),
@@ -231,8 +229,7 @@ TRIPLET_LOSS = (
     Mistake("not_reduced",
             "You returned one loss per triplet: add them up over the batch with tf.reduce_sum "
             "so that the loss is one number.",
-            spots=lambda a: (a.items is not None and isinstance(a.items[0], np.ndarray)
-                             and a.items[0].ndim >= 1)),
+            spots=_array(0, tensors=True)),
     Mistake("not_tensor",
             "Your loss has the right value but is not a TensorFlow tensor: build it with "
             "TensorFlow operations only (no numpy, no float(...)), so that training can "

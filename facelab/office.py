@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import layout
-from .atomic import sha256_file, write_text
+from .atomic import sha256_file, write_bytes, write_text
 from .errors import AssetError, NoFaceError
 
 RECORD = ".office.json"
@@ -124,8 +124,8 @@ def build(manifest: dict | None = None, progress: Progress = _quiet_progress) ->
 
 
 def _copy(src: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dest)
+    """Copy a face crop to a badge or camera picture, atomically (a repair never half-writes)."""
+    write_bytes(dest, src.read_bytes())
 
 
 def _write_record(manifest: dict) -> None:

@@ -164,6 +164,18 @@ def error_rates_plot(roc, marks: dict[str, float] | None = None,
                    title)
 
 
+def loss_curve(losses, steps_per_epoch: int | None = None, title: str = "Training loss"):
+    """The loss of each training step, with each epoch's mean if ``steps_per_epoch`` is given."""
+    losses = np.asarray(losses, dtype=np.float64)
+    fig, ax = _figure(figsize=(7, 3.4))
+    ax.plot(np.arange(1, losses.size + 1), losses, alpha=0.5, label="each batch")
+    if steps_per_epoch and losses.size >= steps_per_epoch:
+        n = losses.size // steps_per_epoch
+        means = losses[:n * steps_per_epoch].reshape(n, steps_per_epoch).mean(axis=1)
+        ax.plot(np.arange(1, n + 1) * steps_per_epoch, means, "o-", label="epoch mean")
+    return _finish(fig, ax, "training step", "triplet loss (sum over the batch)", title)
+
+
 def door_decision(picture, badge, claimed: str, dist: float, threshold: float = THRESHOLD):
     """The camera picture next to the badge photo, with the decision in words."""
     return show_pictures([picture, badge], ["camera", f"badge of {claimed}"],

@@ -24,7 +24,8 @@ def subcommands() -> list[str]:
 
 
 def test_cli_declares_every_command():
-    assert subcommands() == sorted(["fetch", "demo", "verify", "who", "release", "strip-photos",
+    assert subcommands() == sorted(["fetch", "demo", "verify", "who", "evaluate", "release",
+                                    "strip-photos",
                                     "grade", "gradescope"])
 
 

@@ -1,14 +1,17 @@
-"""facelab.evaluation: synthetic cases with known answers, and LFW DevTest pairs."""
+"""facelab.evaluation and facelab.lfw: synthetic cases with known answers, LFW DevTest pairs."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from facelab.errors import FacelabError, ImageError, ShapeError
-from facelab.evaluation import (PairsFileError, accuracy_at, best_threshold, evaluate_pairs,
-                                genuine_impostor, pairwise_distances, read_pairs, roc_curve,
-                                threshold_at_far)
+from facelab.errors import FacelabError, ImageError, PairsFileError, ShapeError
+from facelab.evaluation import (accuracy_at, best_threshold, genuine_impostor, kfold_evaluation,
+                                pairwise_distances, roc_curve, split_folds, threshold_at_far)
+from facelab.lfw import evaluate_pairs, pair_folds, read_pairs
 
 from .conftest import LFW, need
 
@@ -85,47 +88,253 @@ def test_threshold_at_far():
     assert accuracy_at(gen, imp, t) == pytest.approx(4 / 5)
 
 
-# ---------------------------------------------------------------- pairs file
-def test_read_pairs_and_errors(tmp_path):
-    pairs = tmp_path / "pairs.txt"
-    pairs.write_text("2\nAnn\t1\t2\nAnn\t1\tBob\t3\n\n")
-    got = read_pairs(pairs, tmp_path / "img")
-    assert [p.same for p in got] == [True, False]
-    assert got[0].first == tmp_path / "img" / "Ann" / "Ann_0001.jpg"
-    assert got[1].second == tmp_path / "img" / "Bob" / "Bob_0003.jpg"
+# -------------------------------------------------------------------- k folds
+def test_split_folds_stratified_and_contiguous():
+    same = [True] * 20 + [False] * 30
+    folds = split_folds(same, 10)
+    assert folds.tolist()[:20] == [k for k in range(10) for _ in range(2)]
+    assert folds.tolist()[20:] == [k for k in range(10) for _ in range(3)]
+    # uneven counts: run lengths differ by at most one, every fold gets both kinds
+    folds = split_folds([True] * 13 + [False] * 11, 4)
+    gen, imp = np.bincount(folds[:13]), np.bincount(folds[13:])
+    assert gen.tolist() in ([3, 3, 3, 4], [3, 3, 4, 3], [3, 4, 3, 3], [4, 3, 3, 3])
+    assert imp.max() - imp.min() <= 1 and imp.sum() == 11
+    with pytest.raises(ShapeError, match="at least 10 two-person pairs, got 9"):
+        split_folds([True] * 10 + [False] * 9, 10)
+    with pytest.raises(ShapeError, match="at least 2 folds"):
+        split_folds([True, False], 1)
+    with pytest.raises(ShapeError):
+        split_folds([], 2)
 
-    pairs.write_text("1\nAnn\t1\n")
-    with pytest.raises(PairsFileError, match=r"pairs.txt:2: expected"):
+
+def _two_folds():
+    """Fold 0 separates at 0.35, fold 1 at 0.9: each threshold fails the other fold."""
+    dist = [0.1, 0.2, 0.5, 0.6, 0.7, 0.8, 1.0, 1.1]
+    same = [True, True, False, False, True, True, False, False]
+    folds = [0, 0, 0, 0, 1, 1, 1, 1]
+    return dist, same, folds
+
+
+def test_kfold_threshold_comes_from_the_other_folds():
+    dist, same, folds = _two_folds()
+    r = kfold_evaluation(dist, same, folds)
+    # fold 0 is scored at fold 1's best threshold (midway 0.8 | 1.0) and vice versa
+    np.testing.assert_allclose(r.thresholds, [0.9, 0.35])
+    np.testing.assert_allclose(r.accuracies, [0.5, 0.5])
+    assert r.k == 2 and r.accuracy == 0.5 and r.accuracy_std == 0.0
+    # tuning on all the pairs it scores would claim 6 of 8 right
+    gen = [d for d, s in zip(dist, same) if s]
+    imp = [d for d, s in zip(dist, same) if not s]
+    assert best_threshold(gen, imp)[1] == 0.75
+
+
+def test_kfold_mean_and_std_over_folds():
+    # fold 0 is separable at any threshold in (0.3, 0.5); fold 1's genuine 0.8 sits
+    # above fold 0's threshold; folds 2 and 3 repeat folds 0 and 1
+    dist = [0.2, 0.3, 0.5, 0.6] * 2 + [0.2, 0.8, 0.5, 0.6] * 2
+    same = [True, True, False, False] * 4
+    folds = [0] * 4 + [2] * 4 + [1] * 4 + [3] * 4
+    r = kfold_evaluation(dist, same, folds)
+    assert r.k == 4
+    # folds 1 and 3 lose their 0.8 genuine pair (3/4); folds 0 and 2 are all right
+    np.testing.assert_allclose(r.accuracies, [1.0, 0.75, 1.0, 0.75])
+    assert r.accuracy == pytest.approx(0.875)
+    assert r.accuracy_std == pytest.approx(0.125)  # population std, as FaceNet's code
+
+
+def test_kfold_validation_rate_at_far():
+    # fold labels need not be 0..k-1
+    dist = [0.1, 0.3, 0.6, 0.4, 0.2, 0.7, 0.5, 0.45]
+    same = [True, True, True, False, True, True, True, False]
+    folds = [7, 7, 7, 7, 3, 3, 3, 3]
+    r = kfold_evaluation(dist, same, folds, far_target=0.0)
+    # fold 3 (sorted first) is scored at fold 7's "no impostor" threshold 0.4: 0.2 < 0.4
+    # passes, 0.7 and 0.5 do not, impostor 0.45 stays out; fold 7 at fold 3's 0.45:
+    # 0.1 and 0.3 pass, 0.6 does not, impostor 0.4 gets in
+    np.testing.assert_allclose(r.val_thresholds, [0.4, 0.45])
+    np.testing.assert_allclose(r.val_rates, [1 / 3, 2 / 3])
+    np.testing.assert_allclose(r.far_rates, [0.0, 1.0])
+    assert r.val == pytest.approx(0.5) and r.far == pytest.approx(0.5)
+    assert r.far_target == 0.0
+
+
+def test_kfold_perfect_separation_and_errors():
+    rng = np.random.default_rng(3)
+    gen, imp = rng.uniform(0.1, 0.6, 50), rng.uniform(0.9, 1.5, 50)
+    dist = np.concatenate([gen, imp])
+    same = np.arange(100) < 50
+    r = kfold_evaluation(dist, same, split_folds(same, 10))
+    assert r.accuracy == 1.0 and r.accuracy_std == 0.0 and r.val == 1.0
+    assert np.all((r.thresholds > 0.6) & (r.thresholds < 0.9))
+    # at FAR 0.1% of 45 training impostors, the threshold is the smallest of them
+    for k in range(10):
+        others = (split_folds(same, 10) != k) & ~same
+        assert r.val_thresholds[k] == dist[others].min()
+    with pytest.raises(ShapeError, match="as many"):
+        kfold_evaluation(dist, same[:10], split_folds(same, 10))
+    with pytest.raises(ShapeError, match="at least 2 folds"):
+        kfold_evaluation(dist, same, np.zeros(100))
+    with pytest.raises(ShapeError, match="at least 2 folds"):
+        kfold_evaluation([], [], [])
+    with pytest.raises(ShapeError, match="fold 1 has 0 same-person"):
+        kfold_evaluation([0.1, 0.9, 0.8, 0.7], [True, False, False, True], [0, 0, 1, 1][::-1][::-1]
+                         if False else [0, 0, 1, 0])
+    with pytest.raises(ShapeError, match="NaN"):
+        kfold_evaluation([np.nan, 1.0], [True, False], [0, 1])
+
+
+# ---------------------------------------------------------------- pairs file
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_read_pairs_single_set(tmp_path):
+    pairs = _write(tmp_path / "pairs.txt", "2\nAnn\t1\t2\nBob\t1\t3\n\nAnn\t1\tBob\t3\nCy\t2\tAnn\t1\n")
+    got = read_pairs(pairs, tmp_path / "img")
+    assert [p.same for p in got] == [True, True, False, False]
+    assert [p.line for p in got] == [2, 3, 5, 6]
+    assert {p.set for p in got} == {0}
+    assert got[0].first == tmp_path / "img" / "Ann" / "Ann_0001.jpg"
+    assert got[2].second == tmp_path / "img" / "Bob" / "Bob_0003.jpg"
+    assert pair_folds(got, 2).tolist() == [0, 1, 0, 1]
+    with pytest.raises(ShapeError, match="3 folds need at least 3"):
+        pair_folds(got, 3)
+
+
+def test_read_pairs_sets_are_the_folds(tmp_path):
+    lines = ["3 1"]
+    for k in range(3):
+        lines += [f"P{k}\t1\t2", f"P{k}\t1\tQ{k}\t1"]
+    got = read_pairs(_write(tmp_path / "pairs.txt", "\n".join(lines) + "\n"), tmp_path)
+    assert [p.set for p in got] == [0, 0, 1, 1, 2, 2]
+    assert pair_folds(got).tolist() == [0, 0, 1, 1, 2, 2]
+    assert pair_folds(got, 3).tolist() == [0, 0, 1, 1, 2, 2]
+    with pytest.raises(PairsFileError, match="defines 3 folds; asked for 10"):
+        pair_folds(got, 10)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("1\nAnn\t1\n", r"pairs.txt:2: expected 'Name i j'"),
+    ("1\nAnn\tone\t2\nAnn\t1\tBob\t1\n", r"pairs.txt:2: picture number 'one' is not an integer"),
+    ("1\nAnn\t0\t2\nAnn\t1\tBob\t1\n", r"pairs.txt:2: expected a name and a picture number >= 1"),
+    ("ten\nAnn\t1\t2\n", r"pairs.txt:1: expected a header"),
+    ("", r"pairs.txt:1: expected a header"),
+    ("2\nAnn\t1\t2\nAnn\t1\tBob\t1\n", r"pairs.txt:1: the header announces 2 same-person .* lists 1 and 1"),
+    ("1\nAnn\t1\t2\nAnn\t1\tBob\t1\nCy\t1\t2\n", r"pairs.txt:4: the header announces 2 pairs"),
+    ("2 1\nAnn\t1\t2\nAnn\t1\tBob\t1\nCy\t1\tAnn\t2\nCy\t1\t2\n",
+     r"pairs.txt:4: set 2 should list 1 same-person pairs.*pair 1 of the set and a two-person"),
+])
+def test_read_pairs_errors_name_the_line(tmp_path, text, message):
+    pairs = _write(tmp_path / "pairs.txt", text)
+    with pytest.raises(PairsFileError, match=message):
         read_pairs(pairs, tmp_path)
-    pairs.write_text("1\nAnn\tone\t2\n")
-    with pytest.raises(PairsFileError, match="not an integer"):
-        read_pairs(pairs, tmp_path)
+
+
+def test_read_pairs_missing_file(tmp_path):
     with pytest.raises(PairsFileError, match="not found"):
         read_pairs(tmp_path / "nope.txt", tmp_path)
     assert issubclass(PairsFileError, FacelabError)
 
 
+def test_devtest_file_gives_ten_stratified_folds():
+    root = need(LFW)
+    pairs = read_pairs(root / "pairsDevTest.txt", root / "images")
+    assert len(pairs) == 1000 and sum(p.same for p in pairs) == 500
+    folds = pair_folds(pairs)
+    same = np.array([p.same for p in pairs])
+    assert np.bincount(folds[same]).tolist() == [50] * 10
+    assert np.bincount(folds[~same]).tolist() == [50] * 10
+
+
 def test_evaluate_pairs_missing_image(tmp_path):
-    pairs = tmp_path / "pairs.txt"
-    pairs.write_text("1\nAnn\t1\t2\n")
+    pairs = _write(tmp_path / "pairs.txt", "2\nAnn\t1\t2\nBob\t1\t2\nAnn\t1\tBob\t1\n"
+                   "Bob\t2\tAnn\t2\n")
     with pytest.raises(ImageError, match=r"Ann_0001.jpg.*line 2"):
-        evaluate_pairs(pairs, tmp_path, model=lambda x: x)
+        evaluate_pairs(pairs, tmp_path, model=lambda x: x, folds=2)
 
 
 # ----------------------------------------------------------------------- LFW
 @pytest.fixture(scope="module")
 def lfw_result(model):
     root = need(LFW)
-    return evaluate_pairs(root / "pairsDevTest.txt", root / "images", model, threshold=0.7,
-                          limit=100, center_crop=160)
+    return evaluate_pairs(root / "pairsDevTest.txt", root / "images", model, limit=100, crop=160)
 
 
+@pytest.mark.slow
 def test_lfw_subset_well_above_chance(lfw_result):
     r = lfw_result
     assert r.roc.n_genuine == 100 and r.roc.n_impostor == 100
-    assert r.best_accuracy >= 0.9, r.summary()
-    assert 0.8 < r.best_threshold < 1.3, r.summary()
+    assert r.folds.k == 10
+    assert r.folds.accuracy >= 0.9, r.summary()
+    assert np.all((r.folds.thresholds > 0.8) & (r.folds.thresholds < 1.3)), r.summary()
     assert r.roc.auc() > 0.95, r.summary()
     assert r.genuine.mean() < r.impostor.mean()
     assert r.accuracy == pytest.approx(accuracy_at(r.genuine, r.impostor, 0.7))
-    assert "pairs" in r.summary()
+    assert r.preprocessing == "assignment" and r.crop == 160
+    assert "10-fold accuracy" in r.summary()
+
+
+# ------------------------------------------------------------ facelab evaluate
+def _devtest_subset(tmp_path, n):
+    """The first n same and first n different DevTest pairs, as a single-set file."""
+    root = need(LFW)
+    lines = (root / "pairsDevTest.txt").read_text().splitlines()
+    text = "\n".join([str(n), *lines[1:1 + n], *lines[501:501 + n]]) + "\n"
+    return _write(tmp_path / "pairs.txt", text), root / "images"
+
+
+@pytest.mark.slow
+def test_evaluate_pairs_encodes_each_distinct_picture_once(tmp_path):
+    pairs, images = _devtest_subset(tmp_path, 10)
+    rows, calls = [], []
+
+    def model(batch):  # any callable model: the mean of each pixel row, 128 numbers
+        arr = np.asarray(batch)
+        rows.append(arr.shape[0])
+        return arr.mean(axis=(2, 3))[:, :128] + 1.0
+
+    r = evaluate_pairs(pairs, images, model, folds=5, crop=128, batch_size=8,
+                       progress=lambda done, total: calls.append((done, total)))
+    distinct = {pic for p in read_pairs(pairs, images) for pic in (p.first, p.second)}
+    assert len(distinct) < 40  # some pictures appear in several pairs
+    assert sum(rows) == len(distinct) == r.pictures
+    assert calls[-1] == (len(distinct), len(distinct)) and len(calls) == -(-len(distinct) // 8)
+    assert r.folds.k == 5 and r.roc.n_genuine == 10
+
+
+def _facelab(*args):
+    return subprocess.run([sys.executable, "-m", "facelab.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_evaluate_command_reports_bad_input_by_line(tmp_path):
+    pairs = _write(tmp_path / "pairs.txt", "2\nAnn\t1\t2\nBob\t1\nAnn\t1\tBob\t1\nBob\t2\tAnn\t2\n")
+    proc = _facelab("evaluate", pairs, tmp_path)
+    assert proc.returncode == 4, proc.stderr
+    assert proc.stderr.startswith(f"facelab evaluate: {pairs}:3: expected 'Name i j'")
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    pairs = _write(tmp_path / "pairs.txt", "2\nAnn\t1\t2\nBob\t1\t2\nAnn\t1\tBob\t1\n"
+                   "Bob\t2\tAnn\t2\n")
+    proc = _facelab("evaluate", pairs, tmp_path)
+    assert proc.returncode == 4 and "10 folds need at least 10 same-person pairs" in proc.stderr
+    proc = _facelab("evaluate", pairs, tmp_path, "--folds", "2")
+    assert proc.returncode == 4 and "Ann_0001.jpg (named on line 2 of" in proc.stderr
+    assert proc.stderr.count("\n") == 1
+    proc = _facelab("evaluate", pairs, tmp_path, "--crop", "0")
+    assert proc.returncode == 2 and "expected a side in pixels (>= 1) or 'face'" in proc.stderr
+    proc = _facelab("evaluate", tmp_path / "none.txt", tmp_path)
+    assert proc.returncode == 4 and "pairs file not found" in proc.stderr
+
+
+@pytest.mark.slow
+def test_evaluate_command_on_real_pictures(tmp_path):
+    pairs, images = _devtest_subset(tmp_path, 20)
+    proc = _facelab("evaluate", pairs, images, "--crop", "150", "--preprocessing", "facenet")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("20 same + 20 different pairs, ") and "preprocessing facenet, crop 150" in lines[0]
+    assert "10-fold accuracy" in lines[1] and "AUC" in lines[2] and "VAL" in lines[2]
+    accuracy = float(lines[1].split("accuracy ")[1].split("%")[0])
+    assert accuracy >= 90.0, proc.stdout
+    assert "encoding pictures [" in proc.stderr and proc.stderr.rstrip().endswith("/" + lines[0].split(", ")[1].split()[0])

@@ -82,7 +82,7 @@ def test_committed_notebooks_hold_no_photos_of_people():
     from facelab.release import is_photo_output
 
     notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
-    assert len(notebooks) == 6
+    assert len(notebooks) == 7
     marked = 0
     for path in notebooks:
         nb = nbformat.read(path, as_version=4)

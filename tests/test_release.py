@@ -33,10 +33,10 @@ def _between_markers(source: str) -> list[str]:
 
 
 # -------------------------------------------------------------------- static
-def test_six_solution_notebooks_exist():
-    assert [p.stem for p in SOLUTIONS][:6] == [
+def test_seven_solution_notebooks_exist():
+    assert [p.stem for p in SOLUTIONS] == [
         "1_naive_verification", "2_triplet_loss", "3_pretrained_model",
-        "4_face_verification", "5_face_recognition", "6_going_further"]
+        "4_face_verification", "5_face_recognition", "6_going_further", "7_training"]
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
@@ -188,7 +188,10 @@ def test_student_release_runs_then_mistakes_are_diagnosed_then_solutions_pass(st
                      if c.cell_type == "code" and f"check_{name}(" in c.source)
     graded = next(c for c in solution.cells if c.cell_type == "code" and graded_name(c.source))
     check = solution.cells[check_idx]
-    sources = {m: src for ex, m, src in WRONG if ex == name}
+    sources: dict = {}
+    for ex, m, src in WRONG:  # the first wrong answer of each mistake
+        if ex == name:
+            sources.setdefault(m, src)
     pasted = []
     for mistake in PASTED[stem]:
         cell = copy.deepcopy(graded)

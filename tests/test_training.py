@@ -1,0 +1,156 @@
+"""facelab.training: nn4.small2, batch-hard mining, batches, training with the lesson's loss."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from facelab.errors import FacelabError, ShapeError
+from facelab.expected import (NN4_SMALL2_INPUT_SIZE, NN4_SMALL2_PARAMETER_COUNT,
+                              TRIPLET_SEED, TRIPLET_SEEDED_DRAWS, TRIPLET_SEEDED_LOSS)
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.slow  # every test here imports TensorFlow
+
+
+@pytest.fixture(scope="module")
+def training():
+    from facelab import training
+
+    return training
+
+
+def test_nn4_small2_has_the_first_editions_parameter_count(training):
+    model = training.build_nn4_small2()
+    assert model.count_params() == NN4_SMALL2_PARAMETER_COUNT == 3_743_280
+    assert model.input_shape == (None, NN4_SMALL2_INPUT_SIZE, NN4_SMALL2_INPUT_SIZE, 3)
+    assert model.output_shape == (None, 128)
+    # the 7 inception blocks end in 736 channels at 3x3, as in OpenFace
+    assert model.get_layer("inception_5b").output.shape[1:] == (3, 3, 736)
+    out = np.asarray(model(np.random.default_rng(0).random((2, 96, 96, 3), dtype=np.float32)))
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+
+
+def test_batch_hard_picks_farthest_positive_and_nearest_negative(training):
+    # points on a line; labels a a a b b
+    emb = np.array([[0.0], [1.0], [3.0], [3.5], [10.0]], dtype=np.float32)
+    labels = np.array([0, 0, 0, 1, 1])
+    a, p, n = np.asarray(training.batch_hard_triplets(emb, labels))
+    np.testing.assert_array_equal(a[:, 0], emb[:, 0])
+    np.testing.assert_array_equal(p[:, 0], [3.0, 3.0, 0.0, 10.0, 3.5])
+    np.testing.assert_array_equal(n[:, 0], [3.5, 3.5, 3.5, 3.0, 3.0])
+    # a picture alone in its label is its own positive; one label only: own negative
+    a, p, n = np.asarray(training.batch_hard_triplets(emb[:2], np.array([0, 1])))
+    np.testing.assert_array_equal(p, a)
+    a, p, n = np.asarray(training.batch_hard_triplets(emb[:2], np.array([4, 4])))
+    np.testing.assert_array_equal(n, a)
+
+
+def test_person_batches_cover_every_picture_with_every_person(training):
+    labels = np.array([0] * 7 + [1] * 3 + [2] * 4)
+    rng = np.random.default_rng(1)
+    batches = training.person_batches(labels, 2, rng)
+    assert len(batches) == 4  # person 0 needs ceil(7 / 2) deals
+    for b in batches:
+        assert np.bincount(labels[b], minlength=3).tolist() == [2, 2, 2]
+        assert len(set(b.tolist())) == len(b)
+    assert set(np.concatenate(batches).tolist()) == set(range(14))
+    again = training.person_batches(labels, 2, np.random.default_rng(1))
+    assert all(np.array_equal(x, y) for x, y in zip(batches, again))
+    with pytest.raises(ShapeError, match="person 1 has 1"):
+        training.person_batches(np.array([0, 0, 1]), 2, rng)
+    with pytest.raises(ShapeError, match="per_person is 1"):
+        training.person_batches(labels, 1, rng)
+
+
+def test_head_starts_as_the_identity(training):
+    x = np.random.default_rng(2).normal(size=(5, 128)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(training.embedding_head()(x)), x, atol=1e-6)
+
+
+def _clusters(seed=0, people=4, each=6, noise=3.0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(people, 128))
+    x = np.repeat(centres, each, axis=0) + noise * rng.normal(size=(people * each, 128))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x.astype(np.float32), np.repeat(np.arange(people), each)
+
+
+def test_training_with_the_lessons_loss_lowers_it_deterministically(training):
+    from facelab import triplet_loss
+
+    x, labels = _clusters()
+    curves, outputs = [], []
+    for _ in range(2):
+        training.deterministic(0)
+        head = training.embedding_head()
+        curves.append(training.train_triplets(head, x, labels, triplet_loss, epochs=8,
+                                              per_person=3, learning_rate=0.01))
+        outputs.append(np.asarray(head(x)))
+    curve = curves[0]
+    assert curve.shape == (16,)  # 8 epochs of 2 batches (6 pictures each, 3 per person)
+    assert curve[:2].mean() > 1.0 and curve[-2:].mean() < 0.5 * curve[:2].mean(), curve
+    np.testing.assert_array_equal(curves[0], curves[1])
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    with pytest.raises(ShapeError, match="24 inputs but 3 labels"):
+        training.train_triplets(head, x, labels[:3], triplet_loss, epochs=1)
+
+
+def test_a_loss_that_ignores_the_triplets_trains_nothing(training):
+    """The trainer's loss is what the student passes: a zero loss leaves the head as it was."""
+    from facelab._quiet import tf
+
+    x, labels = _clusters()
+    head = training.embedding_head()
+    curve = training.train_triplets(head, x, labels, lambda y_true, y_pred: tf.reduce_sum(
+        y_pred) * 0.0, epochs=2, per_person=3)
+    assert curve.shape == (4,) and np.all(curve == 0)
+    np.testing.assert_allclose(np.asarray(head(x)), x, atol=1e-6)
+
+
+def test_notebook_function_takes_triplet_loss_from_notebook_2(training):
+    from facelab._quiet import tf
+
+    fn = training.notebook_function(ROOT / "notebooks" / "2_triplet_loss.ipynb", "triplet_loss")
+    tf.random.set_seed(TRIPLET_SEED)
+    draws = [tf.random.normal([3, 128], mean=m, stddev=s, seed=TRIPLET_SEED)
+             for m, s in TRIPLET_SEEDED_DRAWS]
+    assert float(fn(None, draws)) == pytest.approx(TRIPLET_SEEDED_LOSS, abs=1e-3)
+
+
+def _notebook(path, *sources):
+    cells = [{"cell_type": "code", "id": f"c{k}", "metadata": {}, "source": s, "outputs": [],
+              "execution_count": None} for k, s in enumerate(sources)]
+    path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4,
+                                "nbformat_minor": 5}))
+    return path
+
+
+def test_notebook_function_errors_are_facelab_errors(training, tmp_path):
+    with pytest.raises(FacelabError, match="expected a readable notebook"):
+        training.notebook_function(tmp_path / "missing.ipynb", "triplet_loss")
+    nb = _notebook(tmp_path / "a.ipynb", "import math", "x = 1")
+    with pytest.raises(FacelabError, match="'# GRADED FUNCTION: triplet_loss' cell"):
+        training.notebook_function(nb, "triplet_loss")
+    nb = _notebook(tmp_path / "b.ipynb", "# GRADED FUNCTION: triplet_loss\nraise ValueError('no')")
+    with pytest.raises(FacelabError, match="failed: ValueError: no"):
+        training.notebook_function(nb, "triplet_loss")
+    nb = _notebook(tmp_path / "c.ipynb", "import math",
+                   "# GRADED FUNCTION: triplet_loss\ndef triplet_loss(y_true, y_pred):\n"
+                   "    return math.tau\n")
+    assert training.notebook_function(nb, "triplet_loss")(None, None) == pytest.approx(6.2832, 1e-4)
+
+
+def test_loss_curve_draws_every_step_and_each_epochs_mean():
+    from facelab.plots import loss_curve
+
+    fig = loss_curve([4.0, 3.0, 2.0, 2.0, 1.0, 0.0], steps_per_epoch=2)
+    ax = fig.axes[0]
+    steps, means = ax.lines
+    assert list(steps.get_ydata()) == [4.0, 3.0, 2.0, 2.0, 1.0, 0.0]
+    assert list(means.get_xdata()) == [2, 4, 6] and list(means.get_ydata()) == [3.5, 2.0, 0.5]
+    assert ax.get_xlabel() == "training step" and "triplet loss" in ax.get_ylabel()
