@@ -252,7 +252,7 @@ def test_network_and_abstract_sockets(boundary):
 
 def test_fork_bomb_is_bounded_and_killed(boundary):
     code = """
-    import os, time
+    import os, signal, time
     n = 0
     try:
         while n < 2000:
@@ -263,11 +263,14 @@ def test_fork_bomb_is_bounded_and_killed(boundary):
     except OSError:
         pass
     print(n, flush=True)
+    os.killpg(0, signal.SIGSTOP)  # stopped, they still die; dead, they count until reaped
     """
-    rc, out, err, killed = run(boundary, code, nproc=40)
+    rc, out, err, killed = run(boundary, code, nproc=40, timeout=5)  # the main one stops itself
     assert out.strip().isdigit() and 10 < int(out) < 40, err
-    assert boundary.mode == "namespaces" or len(killed) >= 10
-    assert sb._pids_of(boundary.users[0][1]) == []
+    assert sb._pids_of(boundary.users[0][1], zombies=True) == []  # reaped: none counts any more
+    # the slot's next process has its whole process budget again
+    code = "import os\npid = os.fork()\nif pid == 0: os._exit(0)\nos.waitpid(pid, 0); print('forked')"
+    assert run(boundary, code, nproc=40)[1].strip() == "forked"
 
 
 def test_no_inherited_descriptors_or_environment(boundary, tmp_path, monkeypatch):

@@ -485,15 +485,16 @@ def _view_script(b: Boundary, s: _Slot, readable, tmp_mb: int, scratch_mb: int |
     return lines
 
 
-def _pids_of(uid: int) -> list:
-    """Live (not zombie) processes whose real uid is ``uid``: ``[(pid, name)]``."""
+def _pids_of(uid: int, zombies: bool = False) -> list:
+    """Processes whose real uid is ``uid``, zombies only if asked: ``[(pid, name)]``."""
     found = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         text = _read(f"/proc/{entry.name}/status")
         fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-        if fields.get("Uid", "").split()[:1] == [str(uid)] and not fields.get("State", "").strip().startswith("Z"):
+        dead = fields.get("State", "").strip().startswith("Z")
+        if fields.get("Uid", "").split()[:1] == [str(uid)] and (zombies or not dead):
             found.append((int(entry.name), fields.get("Name", "?").strip()))
     return found
 
@@ -504,6 +505,14 @@ def _read(path: str) -> str:
             return f.read()
     except OSError:
         return ""
+
+
+def _await_reaped(uid: int, seconds: float = 20) -> None:
+    """Zombies still count against RLIMIT_NPROC: wait until init (or the namespace) has
+    reaped every process of ``uid``, so the slot's next launch can start processes."""
+    deadline = time.monotonic() + seconds
+    while _pids_of(uid, zombies=True) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _sweep(b: Boundary, uid: int, gid: int) -> list:
@@ -561,6 +570,7 @@ def launch(argv, *, boundary: Boundary, scratch, readable=(), env=None, slot: in
     name, uid, gid = boundary.users[slot]
     s = _Slot(slot, uid, gid, scratch)
     _sweep(boundary, uid, gid)
+    _await_reaped(uid)
     os.chown(scratch, uid, gid)
     os.chmod(scratch, 0o700)
     run = _limits(boundary, nproc, fsize_mb) + _drop(boundary, uid, gid)
@@ -606,6 +616,8 @@ def end(proc: subprocess.Popen, boundary: Boundary) -> list:
     killed = _sweep(boundary, s.uid, s.gid) if s.uid is not None else []
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=10)
+    if s.uid is not None:
+        _await_reaped(s.uid)
     with contextlib.suppress(Exception):
         proc.stdin and proc.stdin.close()
     shutil.rmtree(s.scratch, ignore_errors=True)
