@@ -191,7 +191,8 @@ def _student_processes() -> set:
     found = set()
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            if b"facelab.grading.student" in open(f"/proc/{pid}/cmdline", "rb").read():
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read()
+            if b"facelab.grading.student" in cmd and cmd.startswith(sys.executable.encode()):
                 found.add(int(pid))
         except OSError:
             pass
