@@ -54,8 +54,9 @@ def build_context(boundary, limits: pool.Limits) -> pool.Context:
 
 
 def share_pictures(folder: Path) -> None:
-    """Let the sandbox users read the pictures (nothing secret): files written through a
-    temporary file (mkstemp) are owner-only, which would fail every picture case."""
+    """Let the sandbox users read the pictures (nothing secret). Pictures are written with
+    the umask's mode (facelab.atomic), but a restrictive umask or an older fetch (which
+    left them owner-only) would fail every picture case."""
     for root, dirs, files in os.walk(folder):
         for name, bits in [(d, 0o005) for d in dirs] + [(f, 0o004) for f in files] + [("", 0o005)]:
             path = os.path.join(root, name) if name else root
