@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from facelab import checks
+from facelab.errors import GradingError
 from facelab.grading import reports, wire
 from facelab.grading.extract import extract, extract_student, signature_problem
 from facelab.grading.submissions import MAX_FILE, find_students, read_student
@@ -44,7 +45,7 @@ def test_one_student_per_entry_sorted_with_safe_ids(tmp_path):
     for sid in ids:
         assert reports.inside(out, sid).parent == out.resolve()
     for bad in ("..", ".", "../x", "a/b"):
-        with pytest.raises(ValueError):
+        with pytest.raises(GradingError):
             reports.inside(out, bad)
 
 

@@ -34,6 +34,7 @@ import time
 import numpy as np
 
 from . import wire
+from ..errors import GradingError
 
 MAX_STDOUT = 20_000
 
@@ -241,7 +242,7 @@ def _fresh_workdir(base: str, dedicated_user: bool) -> str:
     import shutil
 
     if not os.path.basename(base).startswith("facelab-slot"):
-        raise RuntimeError(f"refusing to empty {base}: not a grading slot's scratch folder")
+        raise GradingError(f"refusing to empty {base}: expected a grading slot's scratch folder")
     for entry in os.listdir(base):
         path = os.path.join(base, entry)
         with contextlib.suppress(OSError):
