@@ -5,7 +5,10 @@ The one way facelab writes a file it must not leave half-written (weights,
 photos, face crops, notebooks, the encodings store): a temporary file in the
 same folder, flushed and fsync'ed, then renamed over the target. If anything
 fails before the rename, the temporary file is removed and the target is
-untouched.
+untouched. The new file gets the permissions the target had, or, for a new
+file, those a plain ``open()`` would give (0666 less the umask): readers
+other than the writer (the grader's sandbox users reading the pictures) see
+it as they would any other file.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -30,6 +34,7 @@ def atomic_write(path: str | os.PathLike, text: bool = False):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _mode_for(path))  # mkstemp's is 0600
         with os.fdopen(fd, "w" if text else "wb", encoding="utf-8" if text else None) as handle:
             yield handle
             handle.flush()
@@ -38,6 +43,16 @@ def atomic_write(path: str | os.PathLike, text: bool = False):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _mode_for(path: Path) -> int:
+    """The target's permission bits, or 0666 less the umask for a new file."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -124,26 +124,34 @@ def _cmd_strip_photos(args) -> int:
     return 0
 
 
-def _cmd_grade(args) -> int:
-    from . import grader
+def _bar(done: int, total: int) -> None:
+    fill = int(30 * done / max(1, total))
+    sys.stderr.write(f"\rgrading [{'#' * fill}{'.' * (30 - fill)}] {done}/{total}")
+    sys.stderr.write("\n" if done == total else "")
+    sys.stderr.flush()
 
-    progress = grader._bar if sys.stderr.isatty() else None
-    graded = grader.grade(args.submissions, args.out, jobs=args.jobs, time_limit=args.time_limit,
-                          memory_limit=args.memory_limit, progress=progress)
+
+def _cmd_grade(args) -> int:
+    from .grading import batch, pool
+
+    limits = pool.Limits(case_seconds=args.case_seconds, budget=args.budget, memory_mb=args.memory_mb)
+    graded = batch.grade(args.submissions, args.out, jobs=args.jobs, mode=args.sandbox,
+                         trusted=args.trusted_submissions, limits=limits,
+                         progress=_bar if sys.stderr.isatty() else None)
     for g in graded:
-        print(f"{g.student}: {g.score:g}/{g.max_score:g}")
-    print(f"reports in {args.out} (gradebook.csv, summary.txt, score_distribution.png, "
-          "<student>/results.json)")
+        print(f"{g.student}: {g.score:g}/{g.max_score:g}" + (f" ({g.reason})" if g.reason else ""))
+    print(f"reports in {args.out}: gradebook.csv, canvas.csv, summary.txt, summary.json, "
+          "score_distribution.png, <student>/results.json")
     return 0
 
 
 def _cmd_gradescope(args) -> int:
     from pathlib import Path
 
-    from .grader import build_autograder_zip
+    from .grading.gradescope import build_zip
 
-    path = build_autograder_zip(Path(args.out))
-    print(f"wrote {path}: upload it as the assignment's autograder")
+    path = build_zip(Path(args.out))
+    print(f"wrote {path}: upload it as the assignment's autograder (Gradescope: Configure Autograder)")
     return 0
 
 
@@ -151,7 +159,7 @@ def _cmd_gradescope(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from .evaluation import DEFAULT_FOLDS, FAR_TARGET
     from .expected import THRESHOLD
-    from .grader import DEFAULT_MEMORY_LIMIT, DEFAULT_TIME_LIMIT
+    from .grading.pool import DEFAULT_BUDGET, DEFAULT_CASE_SECONDS, DEFAULT_MEMORY_MB
     from .preprocessing import DEFAULT_PREPROCESSING, PREPROCESSINGS
 
     parser = argparse.ArgumentParser(
@@ -242,25 +250,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="notebooks or folders")
     p.set_defaults(func=_cmd_strip_photos)
 
-    p = sub.add_parser("grade", help="grade student notebooks (.ipynb) or .py files",
-                       description="Grade each submission's graded functions with the visible and "
-                       "hidden cases in sandboxed worker processes. Writes <out>/<student>/"
-                       "results.json (Gradescope format), gradebook.csv, summary.txt/json and "
-                       "score_distribution.png.")
-    p.add_argument("submissions", nargs="+", metavar="SUBMISSION_OR_FOLDER",
-                   help="notebooks, .py files, or folders holding them")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for the reports")
+    p = sub.add_parser("grade", help="grade a folder of students (each entry is one student)",
+                       description="Each entry directly under a folder given (and each file given) is "
+                       "one student: a notebook, a .py file, a folder of them or a .zip. Writes "
+                       "OUT/gradebook.csv, OUT/canvas.csv, OUT/summary.json/.txt, "
+                       "OUT/score_distribution.png and OUT/<student>/results.json (Gradescope "
+                       "format). Exit code 0 when every student was graded, whatever their scores.")
+    p.add_argument("submissions", nargs="+", metavar="PATH",
+                   help="folders of students, or students' files")
+    p.add_argument("--out", required=True, metavar="OUT", help="folder for the reports")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
-                   help="worker processes (default: one per core)")
-    p.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT, metavar="S",
-                   help=f"seconds per test case (default {DEFAULT_TIME_LIMIT:g})")
-    p.add_argument("--memory-limit", type=float, default=DEFAULT_MEMORY_LIMIT, metavar="MB",
-                   help=f"resident memory per worker (default {DEFAULT_MEMORY_LIMIT})")
+                   help="students graded at once (default: one per core)")
+    p.add_argument("--sandbox", choices=("auto", "namespaces", "user"), default="auto",
+                   help="auto: namespaces where allowed, else a user of its own; user: act as if "
+                   "namespaces were refused (as in Gradescope's containers)")
+    p.add_argument("--trusted-submissions", action="store_true",
+                   help="grade even where no sandbox can be built (marked in the gradebook)")
+    p.add_argument("--budget", type=float, default=DEFAULT_BUDGET, metavar="SECONDS",
+                   help=f"wall-clock seconds per student (default {DEFAULT_BUDGET:g})")
+    p.add_argument("--case-seconds", type=float, default=DEFAULT_CASE_SECONDS, metavar="SECONDS",
+                   help=f"seconds per test case (default {DEFAULT_CASE_SECONDS:g})")
+    p.add_argument("--memory-mb", type=float, default=DEFAULT_MEMORY_MB, metavar="MB",
+                   help=f"resident memory of one student's process (default {DEFAULT_MEMORY_MB:g})")
     p.set_defaults(func=_cmd_grade)
 
     p = sub.add_parser("gradescope", help="build the Gradescope autograder zip",
-                       description="Write the zip Gradescope expects: setup.sh, run_autograder "
-                       "and source/ (facelab with its hidden cases; assets fetched at setup).")
+                       description="Write the zip Gradescope expects: setup.sh and run_autograder "
+                       "at the top, facelab's source (with its hidden cases) beside them; "
+                       "setup.sh fetches the weights and pictures.")
     p.add_argument("--out", required=True, metavar="ZIP", help="path of the zip to write")
     p.set_defaults(func=_cmd_gradescope)
     return parser

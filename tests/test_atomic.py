@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 
 import pytest
 
+from facelab import atomic
 from facelab.atomic import atomic_write, write_bytes, write_text
 
 from .conftest import ROOT
@@ -71,3 +73,22 @@ def test_a_killed_writer_leaves_the_old_file_whole(tmp_path):
         child.wait(timeout=30)
     assert target.read_bytes() == b"old" * 1000
 
+
+
+def test_a_new_file_gets_the_umask_mode_and_a_replaced_one_keeps_its_mode(tmp_path):
+    """Readers other than the writer (the grader's sandbox users reading the pictures)
+    see an atomically written file as they would a plainly written one."""
+    old = os.umask(0o022)
+    try:
+        atomic.write_text(tmp_path / "new.txt", "x")
+        assert stat.S_IMODE((tmp_path / "new.txt").stat().st_mode) == 0o644
+        os.umask(0o077)
+        atomic.write_text(tmp_path / "private.txt", "x")
+        assert stat.S_IMODE((tmp_path / "private.txt").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
+    (tmp_path / "kept.txt").write_text("old")
+    (tmp_path / "kept.txt").chmod(0o640)
+    atomic.write_text(tmp_path / "kept.txt", "new")
+    assert stat.S_IMODE((tmp_path / "kept.txt").stat().st_mode) == 0o640
+    assert (tmp_path / "kept.txt").read_text() == "new"

@@ -1,385 +1,225 @@
-"""The batch grader: extraction, sandboxed workers, hostile submissions, reports, Gradescope.
-
-One batch (session fixture) grades every submission below on two workers;
-each test then reads its verdict. Student code must never escape its worker.
-"""
+"""The grader's parts that run no student code: who the students are, reading what they
+handed in (every bad input gives a reason), extraction, the wire, hidden-safe reports."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import socket
-import subprocess
-import sys
-import threading
+import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from facelab import grader
+from facelab import checks
+from facelab.grading import reports, wire
+from facelab.grading.extract import extract, extract_student, signature_problem
+from facelab.grading.submissions import MAX_FILE, find_students, read_student
 
 from .conftest import ROOT
 
-SOL = {
-    "pixel_distance": '''def pixel_distance(image_a, image_b):
-    return float(np.linalg.norm(image_a - image_b))''',
-    "triplet_loss": '''def triplet_loss(y_true, y_pred, alpha=0.2):
-    anchor, positive, negative = y_pred[0], y_pred[1], y_pred[2]
-    pos = tf.reduce_sum(tf.square(anchor - positive), axis=-1)
-    neg = tf.reduce_sum(tf.square(anchor - negative), axis=-1)
-    return tf.reduce_sum(tf.maximum(pos - neg + alpha, 0.0))''',
-    "verify": '''def verify(image_path, identity, database, model):
-    encoding = img_to_encoding(image_path, model)
-    dist = float(np.linalg.norm(encoding - database[identity]))
-    if dist < THRESH:
-        print("It's " + str(identity) + ", welcome in!")
-        door_open = True
-    else:
-        print("It's not " + str(identity) + ", please go away")
-        door_open = False
-    return dist, door_open''',
-    "who_is_it": '''def who_is_it(image_path, database, model):
-    encoding = img_to_encoding(image_path, model)
-    min_dist = 100
-    identity = None
-    for name, db_enc in database.items():
-        dist = float(np.linalg.norm(encoding - db_enc))
-        if dist < min_dist:
-            min_dist, identity = dist, name
-    if min_dist > THRESH:
-        print("Not in the database.")
-    else:
-        print("it's " + str(identity) + ", the distance is " + str(min_dist))
-    return min_dist, identity''',
-}
-IMPORTS = ("import numpy as np\nimport tensorflow as tf\nfrom facelab.model import img_to_encoding\n"
-           "THRESH = 0.7\n")
+SOLUTIONS = [ROOT / "notebooks" / n for n in ("1_naive_verification.ipynb", "2_triplet_loss.ipynb",
+                                              "4_face_verification.ipynb", "5_face_recognition.ipynb")]
 
 
-def notebook(overrides=None, extra=(), drop=()):
-    overrides = overrides or {}
-    cells = [IMPORTS, "print('hello')\nstray = [1, 2, 3]"]
-    for name, src in SOL.items():
-        if name not in drop:
-            cells.append(f"# GRADED FUNCTION: {name}\n\n" + overrides.get(name, src))
-    cells += list(extra)
+def nb(*cells: str) -> str:
     return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
                        "cells": [{"cell_type": "code", "metadata": {}, "source": c, "outputs": [],
                                   "execution_count": None} for c in cells]})
 
 
-def pd(body: str) -> dict:
-    return {"pixel_distance": "def pixel_distance(image_a, image_b):\n" + body}
+def test_one_student_per_entry_sorted_with_safe_ids(tmp_path):
+    for name in ("bob.ipynb", "alice.zip", "...ipynb", "a b;rm.py", ".hidden.ipynb", "Alice.py", ".DS_Store"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "carol").mkdir()
+    (tmp_path / ".ipynb_checkpoints").mkdir()
+    found = find_students([tmp_path])
+    ids = [sid for sid, _ in found]
+    assert ids == sorted(ids, key=str.lower)
+    assert set(ids) == {"bob", "Alice", "alice-2", "student", "hidden.ipynb"[:6], "a_b_rm", "carol"}
+    assert all("/" not in i and not i.startswith(".") for i in ids)
+    out = tmp_path / "out"
+    for sid in ids:
+        assert reports.inside(out, sid).parent == out.resolve()
+    for bad in ("..", ".", "../x", "a/b"):
+        with pytest.raises(ValueError):
+            reports.inside(out, bad)
 
 
-@pytest.fixture(scope="session")
-def batch(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("grading")
-    subs, outside = tmp / "subs", tmp / "outside"
-    subs.mkdir()
-    outside.mkdir()
-    secret = outside / "secret.txt"
-    secret.write_text("another student's answers")
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(5)
-    server.settimeout(0.5)
-    port = server.getsockname()[1]
-    hits = []
-
-    def accept():
-        for _ in range(400):
-            try:
-                hits.append(server.accept())
-            except OSError:
-                pass
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
-    ok = "    return float(np.linalg.norm(image_a - image_b))\n"
-    # the hidden cases, the reference solutions, another submission, a solution notebook
-    native_targets = [str(Path(grader.__file__).with_name(n)) for n in ("checks.py", "exercises.py")]
-    native_targets += [str(subs / "correct.ipynb"), str(ROOT / "notebooks" / "4_face_verification.ipynb")]
-    books = {
-        "correct": notebook(extra=["for i in range(3):\n    print(i)", "%matplotlib inline\n!ls"]),
-        "syntax_error": notebook(pd("    return 0 +\n")),
-        "missing": notebook(drop=("pixel_distance",)),
-        "wrong_signature": notebook({"triplet_loss": "def triplet_loss(y_pred, alpha=0.2):\n    return 0"}),
-        "wrong_type": notebook({"triplet_loss": SOL["triplet_loss"].replace(
-            "return tf.reduce_sum(", "return float(tf.reduce_sum(") + ")"}),
-        "nan": notebook(pd("    return float('nan')\n")),
-        "exception": notebook(pd("    raise ValueError('boom')\n")),
-        "sys_exit": notebook(pd("    import sys\n    sys.exit(3)\n")),
-        "os_exit": notebook(pd("    import os\n    os._exit(0)\n")),
-        "infinite_loop": notebook(pd("    while True:\n        pass\n")),
-        "memory_bomb": notebook(pd("    hog = []\n    while True:\n        hog.append(b'x' * 2**27)\n")),
-        "print_flood": notebook(pd("    print('spam ' * 2_000_000)\n" + ok)),
-        "monkeypatch": notebook({"verify": (
-            "def verify(image_path, identity, database, model):\n"
-            "    import facelab.checks, facelab.grader\n"
-            "    np.linalg.norm = lambda *a, **k: 0.0\n"
-            "    tf.reduce_sum = lambda *a, **k: 0.0\n"
-            "    facelab.checks.judge_case = lambda *a, **k: None\n"
-            "    facelab.grader.decode = lambda x: 0\n"
-            "    return 0.0, True\n")}),
-        "files": notebook({**pd(f"    open({str(secret)!r}).read()\n" + ok),
-                           "triplet_loss": "def triplet_loss(y_true, y_pred, alpha=0.2):\n"
-                           f"    open({str(outside / 'pwned')!r}, 'w').write('x')\n    return 0.0\n",
-                           "verify": "def verify(image_path, identity, database, model):\n"
-                           "    import facelab.checks\n    return open(facelab.checks.__file__).read(), True\n"}),
-        "socket": notebook(pd(f"    import socket\n    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n" + ok)
-                           | {"triplet_loss": "def triplet_loss(y_true, y_pred, alpha=0.2):\n"
-                              "    import _socket, importlib, socket\n    importlib.reload(socket)\n"
-                              "    _socket.socket()\n    return 0.0\n"}),
-        "import_time": notebook(extra=[f"open({str(outside / 'import_ran')!r}, 'w').write('x')",
-                                       "import os\nos._exit(1)", "while True:\n    pass"]),
-        "native_read": notebook(pd(
-            "    out = []\n"
-            f"    for p in {native_targets!r}:\n"
-            "        try:\n"
-            "            out.append(f'READ {len(tf.io.read_file(p).numpy())}')\n"
-            "        except Exception as exc:\n"
-            "            out.append(f'HIDDEN {type(exc).__name__}')\n"
-            "    raise RuntimeError(' '.join(out))\n")
-            | {"triplet_loss": "def triplet_loss(y_true, y_pred, alpha=0.2):\n"
-               f"    for p in {[str(outside / 'native_pwned'), str(ROOT / 'facelab' / 'native_pwned.py')]!r}:\n"
-               "        try:\n"
-               "            tf.io.write_file(p, 'x')\n"
-               "        except Exception:\n"
-               "            pass\n"
-               "    tf.io.write_file('own_file.txt', 'x')  # its own folder stays writable\n"
-               "    return tf.io.read_file('own_file.txt')\n"}),
-        "helpers": notebook(pd("    return SCALE * float(np.linalg.norm(_diff(image_a, image_b)))\n"),
-                            extra=["def _diff(a, b):\n    return a - b", "SCALE = 1.0"]),
-    }
-    for name, text in books.items():
-        (subs / f"{name}.ipynb").write_text(text)
-    (subs / "invalid_json.ipynb").write_text('{"cells": [ not json')
-    py = "\n\n".join([IMPORTS] + [f"# GRADED FUNCTION: {n}\n" + s for n, s in SOL.items()])
-    (subs / "plain_script.py").write_text(py + "\n\nprint(pixel_distance)\n")
-    out = tmp / "out"
-    graded = grader.grade([subs], out, jobs=2, time_limit=15, memory_limit=3000)
-    server.close()
-    return {"graded": {g.student: g for g in graded}, "out": out, "outside": outside, "hits": hits,
-            "subs": subs}
+def test_a_folder_or_zip_of_the_four_notebooks_yields_every_graded_function(tmp_path):
+    folder = tmp_path / "alice"
+    (folder / "deep" / "er").mkdir(parents=True)
+    for k, p in enumerate(SOLUTIONS):
+        (folder / ("deep/er" if k == 3 else ".") / p.name).write_bytes(p.read_bytes())
+    with zipfile.ZipFile(tmp_path / "bob.zip", "w") as z:
+        for p in SOLUTIONS:
+            z.write(p, f"work/{p.name}")
+    for sid, entry in (("alice", folder), ("bob", tmp_path / "bob.zip")):
+        student = read_student(sid, entry)
+        assert student.problem is None and len(student.sources) == 4, student
+        for name in checks.exercises():
+            ex = extract_student(student, name)
+            assert ex.problem is None and ex.note is None, (sid, name, ex.problem)
+            assert f"def {name}(" in ex.pieces[-1].source
 
 
-def score(batch, student, exercise=None):
-    g = batch["graded"][student]
-    if exercise is None:
-        return g.score, g.max_score
-    r = next(r for r in g.results if r.exercise == exercise)
-    return r.points, r.max_points
+def test_two_files_defining_a_graded_function_differently_follow_one_rule(tmp_path):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "a.ipynb").write_text(nb("# GRADED FUNCTION: pixel_distance\n"
+                                                "def pixel_distance(a, b):\n    return 1.0"))
+    (tmp_path / "s" / "b.py").write_text("# GRADED FUNCTION: pixel_distance\n"
+                                         "def pixel_distance(a, b):\n    return 2.0\n")
+    (tmp_path / "s" / "c.py").write_text("def pixel_distance(a, b):\n    return 3.0\n")  # no header
+    ex = extract_student(read_student("s", tmp_path / "s"), "pixel_distance")
+    assert "return 1.0" in ex.pieces[-1].source  # the first headed file in name order
+    assert "a.ipynb" in ex.note and "b.py" in ex.note and "c.py" not in ex.note
 
 
-def messages(batch, student, exercise):
-    g = batch["graded"][student]
-    r = next(r for r in g.results if r.exercise == exercise)
-    return " | ".join(c.message for c in r.cases)
+def _write(tmp_path, name, data):
+    p = tmp_path / name
+    p.write_bytes(data if isinstance(data, bytes) else data.encode())
+    return p
 
 
-def others_full(batch, student, exercise):
-    g = batch["graded"][student]
-    return all(r.passed for r in g.results if r.exercise != exercise)
+def _zip(entries: dict, compress=zipfile.ZIP_DEFLATED) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compress) as z:
+        for n, d in entries.items():
+            z.writestr(n, d)
+    return buf.getvalue()
 
 
-def test_correct_submissions_get_full_marks(batch):
-    for student in ("correct", "plain_script", "helpers", "print_flood"):
-        got, top = score(batch, student)
-        assert got == top > 0, (student, [r.report() for r in batch["graded"][student].results])
-        assert batch["graded"][student].notes == [], student  # nothing flagged as tampering
+BAD_INPUTS = {
+    "invalid.ipynb": ('{"cells": [ not json', "invalid JSON"),
+    "nbformat3.ipynb": (json.dumps({"nbformat": 3, "worksheets": [{"cells": []}]}), "nbformat 3"),
+    "deep.ipynb": ("[" * 200_000 + "]" * 200_000, "nests too deeply"),
+    "huge.ipynb": (b" " * (MAX_FILE + 10), "files over"),
+    "empty.zip": (_zip({}), "no notebook"),
+    "bomb.zip": (_zip({"a.ipynb": b"\0" * (64 * 2**20)}), "zip bomb"),
+    "not_a_zip.zip": (b"PK\x03\x04garbage", "not a readable zip"),
+    "notes.txt": ("hello", "expected a notebook"),
+}
 
 
-def test_syntax_error_invalid_json_and_missing_function(batch):
-    assert score(batch, "syntax_error", "pixel_distance")[0] == 0
-    assert "syntax error" in messages(batch, "syntax_error", "pixel_distance")
-    assert others_full(batch, "syntax_error", "pixel_distance")
-    assert score(batch, "invalid_json")[0] == 0
-    assert "not a valid notebook" in messages(batch, "invalid_json", "verify")
-    assert "no function `pixel_distance`" in messages(batch, "missing", "pixel_distance")
-    assert others_full(batch, "missing", "pixel_distance")
+@pytest.mark.parametrize("name", sorted(BAD_INPUTS))
+def test_every_bad_input_gives_that_student_a_one_line_reason(tmp_path, name):
+    data, why = BAD_INPUTS[name]
+    student = read_student("s", _write(tmp_path, name, data))
+    assert student.problem and why in student.problem, student.problem
+    assert "\n" not in student.problem and len(student.problem) < 400
 
 
-def test_wrong_signature_and_wrong_return_type(batch):
-    assert score(batch, "wrong_signature", "triplet_loss")[0] == 0
-    assert "wrong signature" in messages(batch, "wrong_signature", "triplet_loss")
-    got, top = score(batch, "wrong_type", "triplet_loss")
-    assert 0 < got < top  # partial credit: right values, not a tensor
-    assert "expected a TensorFlow tensor" in messages(batch, "wrong_type", "triplet_loss")
+def test_non_utf8_bytes_are_replaced_and_the_function_still_found(tmp_path):
+    src = b"# GRADED FUNCTION: pixel_distance\n# caf\xe9 \xff\ndef pixel_distance(a, b):\n    return 0.0\n"
+    student = read_student("s", _write(tmp_path, "s.py", src))
+    assert any("UTF-8" in n for n in student.notes)
+    assert extract_student(student, "pixel_distance").problem is None
 
 
-def test_nan_and_exceptions(batch):
-    assert score(batch, "nan", "pixel_distance")[0] == 0
-    assert "nan" in messages(batch, "nan", "pixel_distance")
-    assert "ValueError: boom" in messages(batch, "exception", "pixel_distance")
-    assert "sys.exit" in messages(batch, "sys_exit", "pixel_distance")
-    assert others_full(batch, "sys_exit", "pixel_distance")
+def test_a_huge_expression_is_that_exercise_s_problem_not_the_batch_s(tmp_path):
+    body = " + ".join(["a"] * 5000)
+    student = read_student("s", _write(tmp_path, "s.py", "# GRADED FUNCTION: pixel_distance\n"
+                                      f"def pixel_distance(a, b):\n    return {body}\n"))
+    ex = extract_student(student, "pixel_distance")
+    assert ex.problem and "too deeply nested" in ex.problem, ex.problem
 
 
-def test_os_exit_infinite_loop_and_memory_bomb_are_contained(batch):
-    assert "os._exit" in messages(batch, "os_exit", "pixel_distance")
-    assert "longer than 15 s" in messages(batch, "infinite_loop", "pixel_distance")
-    assert "more than 3000 MB" in messages(batch, "memory_bomb", "pixel_distance")
-    for student in ("os_exit", "infinite_loop", "memory_bomb"):
-        assert score(batch, student, "pixel_distance")[0] == 0
-        assert others_full(batch, student, "pixel_distance"), student  # the batch went on
-
-
-def test_monkeypatching_cannot_change_scores(batch):
-    assert score(batch, "monkeypatch", "verify")[0] == 0
-    assert any("changed the grading environment" in n for n in batch["graded"]["monkeypatch"].notes)
-    assert others_full(batch, "monkeypatch", "verify")
-
-
-def test_files_outside_the_sandbox(batch):
-    assert "is not allowed" in messages(batch, "files", "pixel_distance")
-    assert score(batch, "files", "pixel_distance")[0] == 0
-    assert not (batch["outside"] / "pwned").exists()
-    assert "is not allowed" in messages(batch, "files", "triplet_loss")
-    assert score(batch, "files", "verify")[0] == 0  # the hidden cases' source is unreadable
-    assert "is not allowed" in messages(batch, "files", "verify")
-
-
-def test_native_code_cannot_read_the_hidden_cases_or_other_submissions(batch):
-    """tf.io.read_file is native code (the audit hook never sees it): the worker's
-    own mount namespace covers those files, when the machine allows namespaces."""
-    if "-m" not in grader._unshare_flags():
-        pytest.skip("no mount namespace here (unshare -m fails): only the audit hook guards reads")
-    msg = messages(batch, "native_read", "pixel_distance")
-    reads = msg.split("RuntimeError: ", 1)[1].split(" | ")[0].split()
-    assert reads.count("READ") + reads.count("HIDDEN") == 4, msg
-    assert all(n == "0" for w, n in zip(reads, reads[1:]) if w == "READ"), msg  # empty, if anything
-    assert (ROOT / "facelab" / "checks.py").stat().st_size > 1000  # the grader's own view is intact
-    # native writes: refused everywhere but the worker's own folder
-    assert not (batch["outside"] / "native_pwned").exists()
-    assert not (ROOT / "facelab" / "native_pwned.py").exists()
-    own = messages(batch, "native_read", "triplet_loss")
-    assert "raised" not in own and own, own  # it wrote and read back its own file (then a wrong answer)
-
-
-def test_no_network(batch):
-    assert score(batch, "socket", "pixel_distance")[0] == 0
-    assert score(batch, "socket", "triplet_loss")[0] == 0
-    assert "not allowed" in messages(batch, "socket", "triplet_loss")
-    assert batch["hits"] == []
-
-
-def test_code_at_import_time_never_runs(batch):
-    got, top = score(batch, "import_time")
-    assert got == top
-    assert not (batch["outside"] / "import_ran").exists()
-
-
-def test_reports(batch):
-    out = batch["out"]
-    res = json.loads((out / "nan" / "results.json").read_text())
-    assert {"score", "tests", "execution_time"} <= set(res)
-    vis = {t["visibility"] for t in res["tests"]}
-    assert vis == {"visible", "after_published"}
-    hidden = [t for t in res["tests"] if t["visibility"] != "visible" and t["score"] == 0]
-    assert hidden and all(t["output"] == "A hidden test failed." for t in hidden)
-    visible_fail = [t for t in res["tests"] if t["visibility"] == "visible" and t["score"] == 0]
-    assert all("Hint:" in t["output"] for t in visible_fail)
-    rows = (out / "gradebook.csv").read_text().splitlines()
-    assert rows[0].startswith("student,submission,pixel_distance,triplet_loss,verify,who_is_it,total")
-    assert len(rows) == 1 + len(batch["graded"])
-    assert (out / "score_distribution.png").stat().st_size > 1000
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["submissions"] == len(batch["graded"]) and summary["common_failures"]
+def test_a_symlink_in_a_student_folder_is_never_followed(tmp_path):
+    (tmp_path / "s").mkdir()
+    other = _write(tmp_path, "other.py", "# GRADED FUNCTION: verify\ndef verify(a, b, c, d):\n    return 1\n")
+    (tmp_path / "s" / "copy.py").symlink_to(other)
+    student = read_student("s", tmp_path / "s")
+    assert student.problem and not student.sources
 
 
 def test_extraction_takes_only_what_the_function_needs():
     cells = ["import numpy as np\nimport os", "x = os.system('boom')",
              "K = 2\ndef helper(a):\n    return a * K",
-             "# GRADED FUNCTION: pixel_distance\ndef pixel_distance(a, b):\n    return np.sum(helper(a - b))\nprint(1)",
-             "def broken(:"]
-    ex = grader.extract(cells, "pixel_distance")
-    src = "\n".join(p.source for p in ex.pieces)
-    assert ex.problem is None and "os.system" not in src and "print(1)" not in src
+             "# GRADED FUNCTION: pixel_distance\ndef pixel_distance(a, b):\n"
+             "    return np.sum(helper(a - b))\nprint(1)", "def broken(:", "%matplotlib inline\n!ls"]
+    src = "\n".join(p.source for p in extract(cells, "pixel_distance").pieces)
+    assert "os.system" not in src and "print(1)" not in src
     assert "def helper" in src and "K = 2" in src and "import numpy as np" in src
 
 
+def test_signature_problems_name_the_lesson_signature():
+    import ast
 
-def test_extraction_ignores_globals_shadowed_by_parameters():
-    cells = ["import numpy as np\nfrom facelab.model import img_to_encoding, load_pretrained",
-             "model = load_pretrained()\ndatabase = office_database(model)",
-             "THRESH = 0.7",
-             "# GRADED FUNCTION: verify\ndef verify(image_path, identity, database, model):\n"
-             "    d = float(np.linalg.norm(img_to_encoding(image_path, model) - database[identity]))\n"
-             "    return d, d < THRESH"]
-    src = "\n".join(p.source for p in grader.extract(cells, "verify").pieces)
-    assert "load_pretrained()" not in src and "office_database" not in src  # not needed: parameters
-    assert "THRESH = 0.7" in src and "img_to_encoding" in src
+    from facelab import exercises
 
-
-def test_cli_help_and_errors(tmp_path):
-    for cmd in ("grade", "gradescope"):
-        r = subprocess.run([sys.executable, "-m", "facelab.cli", cmd, "--help"], capture_output=True,
-                           text=True, cwd=ROOT, timeout=120)
-        assert r.returncode == 0 and "--out" in r.stdout
-    r = subprocess.run([sys.executable, "-m", "facelab.cli", "grade", str(tmp_path / "nope"), "--out",
-                        str(tmp_path / "o")], capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert r.returncode == 5 and r.stderr.count("\n") == 1 and "no such file" in r.stderr
+    args = ast.parse("def f(y_pred, alpha=0.2): pass").body[0].args
+    msg = signature_problem("triplet_loss", args, (None, (1, 2, 3)), {}, exercises.triplet_loss)
+    assert msg is None  # two positional arguments bind
+    msg = signature_problem("triplet_loss", args, (None, (1, 2, 3), 0.5), {}, exercises.triplet_loss)
+    assert "wrong signature" in msg and "y_true" in msg
 
 
-def test_gradescope_autograder_zip_runs(tmp_path, batch):
-    z = grader.build_autograder_zip(tmp_path / "autograder.zip")
-    root = tmp_path / "autograder"
-    with zipfile.ZipFile(z) as f:
-        names = set(f.namelist())
-        assert {"setup.sh", "run_autograder", "source/facelab/checks.py"} <= names
-        f.extractall(root)
-    (root / "submission").mkdir()
-    (root / "submission" / "nb.ipynb").write_text((batch["subs"] / "wrong_type.ipynb").read_text())
-    env = dict(os.environ, AUTOGRADER_ROOT=str(root), FACELAB_PYTHON=sys.executable,
-               FACELAB_HOME=str(ROOT), FACELAB_TIME_LIMIT="60")
-    r = subprocess.run(["bash", str(root / "run_autograder")], env=env, capture_output=True,
-                       text=True, timeout=400)
-    assert r.returncode == 0, r.stderr[-2000:]
-    res = json.loads((root / "results" / "results.json").read_text())
-    want = batch["graded"]["wrong_type"]
-    assert res["score"] == want.score < want.max_score
-    assert len(res["tests"]) == sum(len(r.cases) for r in want.results)
+def test_the_wire_round_trips_plain_data_and_never_evaluates():
+    value = ("f", [1, 2.5, None, True, "x"], {"a": np.arange(6, dtype=np.float32).reshape(2, 3)},
+             np.float64(0.25), 2**70)
+    back = wire.decode(wire.encode(value))
+    assert back[0] == "f" and back[1] == [1, 2.5, None, True, "x"] and back[4] == repr(2**70)
+    assert np.array_equal(back[2]["a"], value[2]["a"]) and back[3] == 0.25
+    for bad in (["x", 1], ["a", "|O", [1], ""], "not a list", ["v", [1]], ["d", 5]):
+        with pytest.raises(wire.WireError):
+            wire.decode(bad)
 
 
-@pytest.mark.slow
-def test_a_tampering_submission_cannot_affect_the_next_one(tmp_path):
-    """One worker: the first submission poisons the shared state in three ways (the
-    weights in verify, whose checksum runs after the submission's last exercise; the
-    cached encodings and a class attribute in who_is_it); the next, correct, submission
-    runs on the same worker slot and must still get full marks."""
-    subs = tmp_path / "subs"
-    subs.mkdir()
-    zero_weights = ("def verify(image_path, identity, database, model):\n"
-                    "    model.set_weights([w * 0 for w in model.get_weights()])\n"
-                    "    return 0.0, True\n")
-    poison = ("def who_is_it(image_path, database, model):\n"
-              "    import facelab.encoding as fm\n"
-              "    for key, (m, enc) in list(fm._ENCODINGS.items()):\n"
-              "        fm._ENCODINGS[key] = (m, enc * 0)\n"
-              "    type(model).__call__ = lambda self, *a, **k: 0\n"
-              "    return 0.0, None\n")
-    (subs / "a_poison.ipynb").write_text(notebook({"verify": zero_weights, "who_is_it": poison}))
-    (subs / "b_correct.ipynb").write_text(notebook())
-    g = grader.Grader(jobs=1, time_limit=60, memory_limit=4000)
-    first, second = g.grade(grader.find_submissions([subs]))
-    note = " ".join(first.notes)
-    assert "changed the grading environment" in note
-    for what in ("(added)", "cached picture encodings", "the model's weights"):
-        assert what in note, (what, note)
-    assert g.restarts == 1
-    assert second.score == second.max_score > 0, [r.report() for r in second.results]
-    assert second.notes == []
+def test_a_half_written_frame_never_blocks_the_reader():
+    r, w = os.pipe()
+    try:
+        os.write(w, b"\0\0\0\0\0\0\0\x10{")  # announces 16 bytes, sends 1
+        reader = wire.FrameReader(r)
+        t0 = time.monotonic()
+        with pytest.raises(TimeoutError):
+            reader.next(time.monotonic() + 0.3)
+        assert time.monotonic() - t0 < 2
+        os.write(w, b'"t": "hello!!"}')
+        assert reader.next(time.monotonic() + 1) == {"t": "hello!!"}
+        os.write(w, (2**40).to_bytes(8, "big"))
+        with pytest.raises(wire.WireError):
+            reader.next(time.monotonic() + 1)
+    finally:
+        os.close(r)
+        os.close(w)
 
 
-@pytest.mark.slow
-def test_prepare_leaves_the_test_pictures_encodings_in_the_store(tmp_path, monkeypatch):
-    """What Gradescope's setup.sh runs once, so that each submission's run starts faster."""
-    monkeypatch.setenv("FACELAB_CACHE", str(tmp_path / "cache"))
-    grader.prepare()
-    (store,) = (tmp_path / "cache" / "encodings").glob("encodings-*.npz")
-    with np.load(store) as data:
-        names = data.files
-    assert sum(n.startswith("one-") for n in names) >= 10  # case and database pictures
-    assert any(n.startswith("batch-") for n in names)       # the office database as a batch
+def _graded(hidden_message: str, case_name="hidden: the secret case") -> reports.Graded:
+    case = checks.Case(case_name, 1, ("madonna_3.png", "mindy_kaling"), judge=None, visible=False)
+    expected = (0.8127, False, "mindy_kaling")
+    results = [checks.CheckResult("verify", (
+        checks.CaseResult("visible one", False, 0.0, 1, "expected dist 0.5000, got 0.6604", "Use norm."),
+        checks.CaseResult(case_name, False, 0.0, 1, hidden_message, "Check the door.", False)))]
+    return reports.Graded("s", "s.ipynb", results,
+                          hidden_tokens={("verify", case_name): reports.secret_tokens(case, expected)})
+
+
+@pytest.mark.parametrize("message", ["expected dist 0.8127, got 0.6604",
+                                     "dist is 0.6604, so door_open should be False",
+                                     "your function raised KeyError: 'mindy_kaling'",
+                                     "hidden: the secret case went wrong"])
+def test_hidden_cases_never_leak_into_what_a_student_sees(message):
+    g = _graded(message)
+    data = reports.gradescope(g)
+    seen = json.dumps(data) + reports.student_output(g)
+    for token in ("0.8127", "0.813", "mindy_kaling", "madonna_3", "hidden: the secret case",
+                  "should be False"):
+        assert token not in seen, (token, seen)
+    assert "expected dist 0.5000" in seen  # visible cases keep their full feedback
+    assert "a hidden test of verify" in data["output"]
+
+
+def test_a_safe_hidden_diagnosis_is_kept():
+    g = _graded("your function returned a string, not a pair")
+    assert "returned a string, not a pair" in reports.gradescope(g)["output"]
+
+
+def test_gradebook_and_canvas_columns():
+    g = _graded("x")
+    rows = reports.gradebook_rows([g])
+    assert rows[0] == ["student", *checks.exercises(), "total", "max", "reason", "sandbox"]
+    canvas = reports.canvas_rows([g])
+    assert canvas[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+    assert canvas[1][0] == "Points Possible" and canvas[2][3] == "s"

@@ -1,0 +1,27 @@
+"""Grading students' workbooks, here (`facelab grade`) and on Gradescope.
+
+The parts, along the process boundary:
+
+    submissions.py  who the students are, what they handed in (read with caps)    grader
+    extract.py      graded functions and what they need, with ast (nothing runs)   grader
+    oracle.py       expected values, plain case arguments, picture encodings       trusted helper
+    wire.py         the frames between processes (JSON, never pickle)              both sides
+    student.py      fork server + one child per student: runs student code         sandbox
+    sandbox.py      the operating-system boundary (users, namespaces, protect)     grader
+    pool.py         one fork server per slot, limits, restarts                     grader
+    batch.py        a batch from entries to judged results                         grader
+    reports.py      results.json, gradebook.csv, canvas.csv, summary               grader
+    gradescope.py   the autograder zip, setup.sh, run_autograder                   grader
+
+Judging happens in the grader, against expected values computed by the
+trusted oracle; the student side receives only the cases' arguments.
+"""
+
+from __future__ import annotations
+
+
+def grade(paths, out, **kwargs):
+    """Grade every student in ``paths``; see :func:`facelab.grading.batch.grade`."""
+    from .batch import grade as _grade
+
+    return _grade(paths, out, **kwargs)

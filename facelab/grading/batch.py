@@ -1,0 +1,307 @@
+"""Grading a batch: from entries on disk to judged results, one student at a time per slot.
+
+:func:`grade` finds the students, probes the sandbox (and refuses untrusted
+work without one), gets the expected values and plain case arguments from
+the trusted oracle, makes the secrets unreadable to the sandbox users, grades
+every student on the pool and writes the reports. A student whose grading
+fails in any way gets a result (zero and a one-line reason), never an
+exception that stops the batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import sys
+import time
+from pathlib import Path
+
+from .. import checks
+from ..errors import GradingError
+from . import oracle, pool, reports, sandbox, wire
+from .extract import extract_student, signature_problem
+from .submissions import Student, find_students, read_student
+
+
+def _reference(name: str):
+    try:
+        from .. import exercises
+        return getattr(exercises, name, None)
+    except ImportError:
+        return None
+
+
+def build_context(boundary, limits: pool.Limits) -> pool.Context:
+    """The shared state of a batch: oracle answer decoded, hidden cases' secret tokens."""
+    from .. import assets
+
+    data = oracle.load()
+    cases = {n: checks.cases(n, include_hidden=True) for n in checks.exercises()}
+    if {n: len(c) for n, c in cases.items()} != {n: len(data["expected"].get(n, ())) for n in cases}:
+        raise GradingError("the stored expected values do not match the cases; delete "
+                           f"{oracle.cache_file().parent} and grade again")
+    expected = {n: [wire.decode(v) for v in data["expected"][n]] for n in cases}
+    setup = {"t": "setup", "cases": data["cases"], "table": data["table"],
+             "dedicated_user": boundary.mode != "none", "memory_mb": limits.memory_mb}
+    env = {"FACELAB_HOME": str(assets.home()), "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8",
+           "PYTHONIOENCODING": "utf-8", "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    share_pictures(assets.images_dir())
+    ctx = pool.Context(boundary, setup, cases, expected, limits,
+                       readable=(str(assets.images_dir()),), env=env)
+    ctx.hidden = hidden_tokens(ctx)
+    return ctx
+
+
+def share_pictures(folder: Path) -> None:
+    """Let the sandbox users read the pictures (nothing secret). Pictures are written with
+    the umask's mode (facelab.atomic), but a restrictive umask or an older fetch (which
+    left them owner-only) would fail every picture case."""
+    for root, dirs, files in os.walk(folder):
+        for name, bits in [(d, 0o005) for d in dirs] + [(f, 0o004) for f in files] + [("", 0o005)]:
+            path = os.path.join(root, name) if name else root
+            with contextlib.suppress(OSError):
+                mode = os.lstat(path).st_mode
+                if not stat.S_ISLNK(mode) and mode & bits != bits:
+                    os.chmod(path, stat.S_IMODE(mode) | bits)
+
+
+def hidden_tokens(ctx: pool.Context) -> dict:
+    return {(n, c.name): reports.secret_tokens(c, ctx.expected[n][i])
+            for n, cs in ctx.cases.items() for i, c in enumerate(cs) if not c.visible}
+
+
+def _fail(case, message: str, hint: str = "") -> checks.CaseResult:
+    return checks.CaseResult(case.name, False, 0.0, case.points, message, hint, case.visible)
+
+
+def _label(case, name: str) -> str:
+    return f"test '{case.name}' of {name}" if case.visible else f"a hidden test of {name}"
+
+
+def _judge(ctx: pool.Context, name: str, i: int, raw) -> checks.CaseResult:
+    case = ctx.cases[name][i]
+    try:
+        err = raw.get("error")
+        outcome = checks.Outcome(value=wire.decode(raw["value"]), stdout=str(raw.get("stdout") or "")[:20_000],
+                                 error=None if err is None else str(err)[:500],
+                                 detail=str(raw.get("detail") or "")[:2000],
+                                 unset=tuple(str(u)[:40] for u in list(raw.get("unset") or ())[:10]))
+    except (wire.WireError, KeyError, TypeError, AttributeError):
+        outcome = checks.Outcome(error="ValueError: unreadable return value")
+    return checks.judge_case(case, outcome, ctx.expected[name][i])
+
+
+def plan(student: Student, ctx: pool.Context) -> tuple[dict, dict, list]:
+    """(exercise -> pieces to run, exercise -> (problem, hint), notes) for one student."""
+    runnable, problems, notes = {}, {}, []
+    for name, cs in ctx.cases.items():
+        if student.problem:
+            problems[name] = (student.problem, "Hand in the workbook's notebooks, then resubmit.")
+            continue
+        ex = extract_student(student, name)
+        if ex.note:
+            notes.append(ex.note)
+        bad = ex.problem or next((p for c in cs if (p := signature_problem(
+            name, ex.signature, c.args, c.kwargs, _reference(name)))), None)
+        if bad:
+            problems[name] = (bad, "Keep the lesson's `# GRADED FUNCTION` cell and its `def` line.")
+        else:
+            runnable[name] = [{"label": p.label, "source": p.source} for p in ex.pieces]
+    return runnable, problems, notes
+
+
+class _Run:
+    """The frames of one child (one job): which exercise and case come next."""
+
+    def __init__(self, ctx, names, results, notes):
+        self.ctx, self.names, self.results, self.notes = ctx, names, results, notes
+        self.cur, self.i = 0, None  # i: next case index, None while awaiting "defined"
+
+    def fail_rest(self, message: str, hint: str = "") -> None:
+        """The current exercise's cases not judged yet score 0 with ``message``."""
+        if self.cur < len(self.names):
+            name = self.names[self.cur]
+            done = len(self.results[name])
+            self.results[name] += [_fail(c, message, hint) for c in self.ctx.cases[name][done:]]
+            self.cur += 1
+
+    def take(self, frame: dict) -> bool:
+        """Apply one frame; False when it is not what the protocol expects next."""
+        name = self.names[self.cur] if self.cur < len(self.names) else None
+        t = frame.get("t")
+        if t == "defined" and self.i is None and frame.get("ex") == name:
+            self.notes += [str(n)[:300] for n in (frame.get("notes") or [])[:5]]
+            if frame.get("error"):
+                self.fail_rest(str(frame["error"])[:500], "Run the graded cell on its own to see the error.")
+            else:
+                self.i = 0
+            return True
+        if t == "case" and self.i is not None and frame.get("ex") == name and frame.get("i") == self.i:
+            self.results[name].append(_judge(self.ctx, name, self.i, frame.get("outcome") or {}))
+            self.i += 1
+            if self.i == len(self.ctx.cases[name]):
+                self.cur, self.i = self.cur + 1, None
+            return True
+        return t == "end" and self.cur == len(self.names)
+
+
+def _why_stopped(why: str, ctx: pool.Context) -> str:
+    return {"memory": f"your code used more than {ctx.limits.memory_mb:g} MB of memory",
+            "died": "the process running your code stopped: did it call os._exit() or crash "
+                    "the interpreter?",
+            "garbage": "the process running your code wrote something that is not an answer "
+                       "to the grader's pipe"}.get(why, "the process running your code stopped")
+
+
+def _collect(slot: pool.Slot, run: _Run, budget_end: float) -> bool:
+    """Read one child's frames until ``done``; False if the budget ran out."""
+    ctx = run.ctx
+    while True:
+        name = run.names[run.cur] if run.cur < len(run.names) else "the end"
+        what = _label(ctx.cases[name][run.i], name) if run.i is not None else f"defining {name}"
+        deadline = min(time.monotonic() + ctx.limits.case_seconds, budget_end)
+        try:
+            frame = slot.next(deadline, what)
+        except TimeoutError:
+            slot.interrupt()
+            out_of_budget = deadline >= budget_end
+            run.fail_rest(f"the submission's time budget of {ctx.limits.budget:g} s ran out ({what})"
+                          if out_of_budget else f"took longer than {ctx.limits.case_seconds:g} s ({what}): "
+                          "is there an infinite loop?", "Make sure your function returns quickly.")
+            return not out_of_budget
+        except pool.SlotDied as exc:
+            run.fail_rest(str(exc))
+            return True
+        if frame.get("t") == "done":
+            if run.cur < len(run.names):
+                run.fail_rest(_why_stopped(str(frame.get("why")), ctx))
+            return True
+        if not run.take(frame):  # the child broke the protocol: stop it, the server stays
+            slot.interrupt()
+            run.fail_rest("the process running your code sent an unexpected reply")
+            return True
+
+
+def run_student(slot: pool.Slot, ctx: pool.Context, runnable: dict, results: dict, notes: list) -> None:
+    """Run the runnable exercises, a fresh child per attempt, until done or out of budget.
+    The budget counts the student's own time, not the (re)starts of the slot's server."""
+    left = ctx.limits.budget
+    pending = list(runnable)
+    while pending:
+        slot.ensure()
+        start = time.monotonic()
+        run = _Run(ctx, pending, results, notes)
+        job = {"t": "student", "exercises": [{"name": n, "pieces": runnable[n],
+                                              "cases": list(range(len(ctx.cases[n])))} for n in pending]}
+        try:
+            slot.send(job)
+            in_budget = _collect(slot, run, start + left)
+        except pool.SlotDied as exc:
+            run.fail_rest(str(exc))
+            in_budget = True
+        pending = pending[run.cur:]
+        left -= time.monotonic() - start
+        if not in_budget or left <= 0:
+            for n in pending:
+                results[n] += [_fail(c, f"not run: the submission's time budget of {ctx.limits.budget:g} s "
+                               "ran out") for c in ctx.cases[n][len(results[n]):]]
+            return
+
+
+def grade_one(slot: pool.Slot, student: Student, ctx: pool.Context) -> reports.Graded:
+    """One student's result; a failure of the grader itself becomes a reason, not an error."""
+    try:
+        slot.ensure()  # the server's start-up is not this student's time
+    except pool.SlotDied:
+        pass  # retried, and reported if it still fails, by run_student
+    t0 = time.monotonic()
+    results = {n: [] for n in ctx.cases}
+    notes, reason = list(student.notes), ""
+    try:
+        runnable, problems, more = plan(student, ctx)
+        notes += more
+        for name, (problem, hint) in problems.items():
+            results[name] = [_fail(c, problem, hint) for c in ctx.cases[name]]
+        if runnable:
+            run_student(slot, ctx, runnable, results, notes)
+        if student.problem:
+            reason = student.problem
+        elif not runnable:
+            reason = "no graded function could be run: " + next(iter(problems.values()))[0]
+    except Exception as exc:  # noqa: BLE001 - never lose a student
+        reason = f"the grader failed on this submission ({type(exc).__name__}: {str(exc)[:200]})"
+        results = {n: [_fail(c, reason) for c in cs] for n, cs in ctx.cases.items()}
+    checked = [checks.CheckResult(n, tuple(results[n][:len(cs)])) for n, cs in ctx.cases.items()]
+    return reports.Graded(student.id, student.entry, checked, time.monotonic() - t0, notes[:20], reason,
+                          slot_mode(ctx), ctx.hidden)
+
+
+def slot_mode(ctx: pool.Context) -> str:
+    return ctx.boundary.mode if ctx.boundary.mode != "none" else "none (trusted submissions)"
+
+
+def secret_paths(entries, out) -> list[str]:
+    """What student code must not read: the sandbox's list (secret modules, checkout, the
+    entries, the output), each secret module's file by its short name in every copy of
+    the package (``checks.SECRET_MODULES`` holds dotted names) and the oracle's cache.
+    ``facelab/expected.py`` stays readable: ``import facelab`` needs it, and it holds only
+    the lesson's visible numbers (every hidden expected value comes from the oracle)."""
+    short = {m.rsplit(".", 1)[-1] for m in sandbox.secret_modules()} - {"expected"}
+    paths = set(sandbox.secret_paths(entries, out))
+    for pkg in sandbox.package_copies():
+        paths.update(str(pkg / f"{m}{ext}") for m in short for ext in (".py", ""))
+        paths.update(str(pkg / "__pycache__" / f) for f in os.listdir(pkg / "__pycache__")
+                     if f.split(".")[0] in short) if (pkg / "__pycache__").is_dir() else ()
+    needed = {str(pkg / n) for pkg in sandbox.package_copies() for n in ("expected.py", "__init__.py")}
+    return sorted(p for p in paths if p not in needed and os.path.lexists(p)) + [str(oracle.cache_file().parent)]
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _prove(secrets: list, ctx: pool.Context, attempts: int = 3) -> list:
+    """The sandbox's own proof that the secrets are unreadable (retried: another grader
+    sweeping the same sandbox user can break a probe, never make it pass)."""
+    problems = []
+    for _ in range(attempts):
+        try:
+            problems = sandbox.check_protected(secrets, ctx.boundary, readable=ctx.readable)
+        except OSError as exc:
+            problems = [f"the sandbox probe could not run ({exc})"]
+        if not problems or not all("probe" in p for p in problems):
+            return problems
+        time.sleep(1)
+    return problems
+
+
+def grade_students(students: list[Student], ctx: pool.Context, jobs: int, secrets: list,
+                   trusted: bool, progress=None) -> list[reports.Graded]:
+    """Grade on the pool with the secrets protected (and the protection proven first)."""
+    with sandbox.protect(secrets, ctx.boundary, readable=ctx.readable):
+        if ctx.boundary.mode != "none":
+            problems = _prove(secrets, ctx)
+            if problems and not trusted:
+                raise GradingError(f"the sandbox does not hold here: {problems[0]}")
+        return pool.run_pool(students, ctx, jobs, lambda slot, s: grade_one(slot, s, ctx), progress)
+
+
+def grade(paths, out, *, jobs: int | None = None, mode: str = "auto", trusted: bool = False,
+          limits: pool.Limits | None = None, progress=None, say=_say) -> list[reports.Graded]:
+    """Grade every student found in ``paths`` and write the reports into ``out``."""
+    out = Path(out)
+    found = find_students(paths)
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(found)))
+    boundary = sandbox.probe(mode, slots=jobs)
+    say(boundary.describe())
+    ctx = build_context(boundary, limits or pool.Limits())
+    pool.check_ready(ctx, trusted)
+    out.mkdir(parents=True, exist_ok=True)
+    students = [read_student(sid, entry) for sid, entry in found]
+    secrets = secret_paths([e for _, e in found], out)
+    t0 = time.monotonic()
+    graded = grade_students(students, ctx, jobs, secrets, trusted, progress)
+    reports.write_reports(graded, out, {"sandbox": boundary.describe(), "restarts": ctx.restarts,
+                                        "seconds": round(time.monotonic() - t0, 2)})
+    return graded

@@ -1,0 +1,158 @@
+"""The real Gradescope sequence, in a temporary root: unzip the autograder into ROOT/source,
+run setup.sh there as shipped, copy a submission into ROOT/submission, run run_autograder
+(sandbox as in Gradescope's containers: namespaces refused), validate results.json
+against Gradescope's specification, and measure the whole run's peak memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from facelab.grading import gradescope
+
+from .test_grader import SOLUTIONS
+
+pytestmark = pytest.mark.slow
+
+VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
+FORMATS = {"text", "html", "simple_format", "md", "ansi"}
+
+
+def validate(res: dict) -> None:
+    """Gradescope's results.json specification (the keys we use, with their types)."""
+    allowed = {"score", "execution_time", "output", "output_format", "test_output_format",
+               "test_name_format", "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"}
+    assert set(res) <= allowed, set(res) - allowed
+    assert isinstance(res["score"], (int, float)) and res["score"] >= 0
+    assert isinstance(res.get("execution_time", 0), int)
+    assert isinstance(res.get("output", ""), str)
+    assert res.get("output_format", "text") in FORMATS
+    assert res.get("visibility", "visible") in VISIBILITY
+    assert res.get("stdout_visibility", "visible") in VISIBILITY
+    for t in res["tests"]:
+        assert set(t) <= {"score", "max_score", "status", "name", "name_format", "number", "output",
+                          "output_format", "tags", "visibility", "extra_data"}, t
+        assert isinstance(t["name"], str) and isinstance(t["output"], str)
+        assert isinstance(t["score"], (int, float)) and isinstance(t["max_score"], (int, float))
+        assert 0 <= t["score"] <= t["max_score"]
+        assert t["status"] in ("passed", "failed") and t["visibility"] in VISIBILITY
+    if res["tests"]:
+        assert abs(sum(t["score"] for t in res["tests"]) - res["score"]) < 1e-6
+
+
+class PeakMemory:
+    """Samples the summed proportional set size (PSS) of a process and all its
+    descendants every 50 ms: what the container's memory limit is charged."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak_mb, self._stop = pid, 0.0, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _tree(self) -> list[int]:
+        children: dict[int, list[int]] = {}
+        for p in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                ppid = int(open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(p))
+        out, todo = [], [self.pid]
+        while todo:
+            p = todo.pop()
+            out.append(p)
+            todo += children.get(p, [])
+        return out
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = 0
+            for p in self._tree():
+                try:
+                    for line in open(f"/proc/{p}/smaps_rollup"):
+                        if line.startswith("Pss:"):
+                            total += int(line.split()[1])
+                except OSError:
+                    pass
+            self.peak_mb = max(self.peak_mb, total / 1024)
+            time.sleep(0.05)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self.thread.join()
+        return self.peak_mb
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory, office):
+    """A Gradescope root after setup.sh, run exactly as shipped (reusing this environment's
+    site-packages and fetched assets through the documented variables)."""
+    tmp = tmp_path_factory.mktemp("gradescope")
+    z = gradescope.build_zip(tmp / "autograder.zip")
+    root = tmp / "autograder"
+    (root / "source").mkdir(parents=True)
+    with zipfile.ZipFile(z) as f:
+        f.extractall(root / "source")
+    for script in ("setup.sh", "run_autograder"):  # zipfile drops the modes; Gradescope keeps them
+        os.chmod(root / "source" / script, 0o755)
+    env = dict(os.environ, AUTOGRADER_ROOT=str(root), FACELAB_REUSE_SITE=sysconfig.get_paths()["purelib"],
+               FACELAB_BASE_PYTHON=getattr(sys, "_base_executable", sys.executable))
+    r = subprocess.run(["bash", "./setup.sh"], cwd=root / "source", env=env, capture_output=True,
+                       text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    shutil.copy(root / "source" / "run_autograder", root / "run_autograder")  # as Gradescope does
+    return root
+
+
+def run_autograder(root: Path, files: dict) -> tuple[dict, float, float]:
+    sub = root / "submission"
+    shutil.rmtree(sub, ignore_errors=True)
+    shutil.rmtree(root / "results", ignore_errors=True)
+    sub.mkdir()
+    for name, data in files.items():
+        (sub / name).parent.mkdir(parents=True, exist_ok=True)
+        (sub / name).write_bytes(data)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FACELAB_")}
+    env.update(AUTOGRADER_ROOT=str(root), FACELAB_SANDBOX="user")  # Gradescope: no namespaces
+    t0 = time.monotonic()
+    proc = subprocess.Popen(["bash", str(root / "run_autograder")], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    mem = PeakMemory(proc.pid)
+    out, _ = proc.communicate(timeout=900)
+    peak = mem.stop()
+    assert proc.returncode == 0, out[-3000:]
+    res = json.loads((root / "results" / "results.json").read_text())
+    validate(res)
+    return res, peak, time.monotonic() - t0
+
+
+def test_the_four_uploaded_notebooks_get_the_maximum_within_gradescope_s_memory(root):
+    res, peak_mb, seconds = run_autograder(root, {p.name: p.read_bytes() for p in SOLUTIONS})
+    assert res["score"] == sum(t["max_score"] for t in res["tests"]) > 0, res["output"][:2000]
+    print(f"\nrun_autograder: {seconds:.1f} s, peak memory (PSS, all processes) {peak_mb:.0f} MB")
+    assert peak_mb < 700, peak_mb  # Gradescope's default container is killed past 768 MB
+
+
+def test_a_zip_upload_and_a_broken_upload_both_get_a_valid_results_json(root):
+    import io
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for p in SOLUTIONS:
+            z.write(p, f"my work/{p.name}")
+    res, _, _ = run_autograder(root, {"workbook.zip": buf.getvalue()})
+    assert res["score"] == sum(t["max_score"] for t in res["tests"]) > 0, res["output"][:2000]
+    res, _, _ = run_autograder(root, {"a.ipynb": b"[" * 100_000})
+    assert res["score"] == 0 and "nests too deeply" in res["output"]
+    res, _, _ = run_autograder(root, {})
+    assert res["score"] == 0 and "Could not grade" in res["output"]
