@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from facelab import checks
+from facelab.errors import GradingError
 from facelab.grading import reports, wire
 from facelab.grading.extract import extract, extract_student, signature_problem
 from facelab.grading.submissions import MAX_FILE, find_students, read_student
@@ -44,7 +45,7 @@ def test_one_student_per_entry_sorted_with_safe_ids(tmp_path):
     for sid in ids:
         assert reports.inside(out, sid).parent == out.resolve()
     for bad in ("..", ".", "../x", "a/b"):
-        with pytest.raises(ValueError):
+        with pytest.raises(GradingError):
             reports.inside(out, bad)
 
 
@@ -223,3 +224,44 @@ def test_gradebook_and_canvas_columns():
     canvas = reports.canvas_rows([g])
     assert canvas[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
     assert canvas[1][0] == "Points Possible" and canvas[2][3] == "s"
+
+
+def test_the_fork_servers_sweep_reaps_a_whole_process_tree(tmp_path):
+    """_sweep kills and reaps every descendant (here: a child that forked grandchildren
+    and exited, leaving them as orphans of a subreaper) and says so; a tree it cannot
+    reap in time is reported as not clean, so the grader replaces the server."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "tree.py"
+    script.write_text(textwrap.dedent('''
+        import ctypes, os, sys, time
+        from facelab.grading.student import _sweep
+        ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+        def tree():
+            pid = os.fork()
+            if pid == 0:
+                os.setsid()
+                for _ in range(5):
+                    if os.fork() == 0:
+                        os.setsid()  # out of the child's process group
+                        time.sleep(600)
+                        os._exit(0)
+                os._exit(0)  # the grandchildren become our orphans
+            return pid
+        child = tree()
+        time.sleep(0.5)
+        print(_sweep(False, child, 0.0))  # no kill(-1) and no time: orphans remain
+        me = str(os.getpid())
+        for pid in [p for p in os.listdir('/proc') if p.isdigit()]:
+            try:
+                with open(f'/proc/{pid}/stat') as f:
+                    if f.read().rsplit(')', 1)[1].split()[1] == me:
+                        os.kill(int(pid), 9)
+            except OSError:
+                pass
+        print(_sweep(False, 0, 10.0))   # all killed now: reaped, clean
+    '''))
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert r.stdout.split() == ["False", "True"], r.stdout + r.stderr

@@ -117,6 +117,7 @@ class _Run:
     def __init__(self, ctx, names, results, notes):
         self.ctx, self.names, self.results, self.notes = ctx, names, results, notes
         self.cur, self.i = 0, None  # i: next case index, None while awaiting "defined"
+        self.started = self.unstarted = False  # a frame came / the child never ran
 
     def fail_rest(self, message: str, hint: str = "") -> None:
         """The current exercise's cases not judged yet score 0 with ``message``."""
@@ -130,6 +131,7 @@ class _Run:
         """Apply one frame; False when it is not what the protocol expects next."""
         name = self.names[self.cur] if self.cur < len(self.names) else None
         t = frame.get("t")
+        self.started = True
         if t == "defined" and self.i is None and frame.get("ex") == name:
             self.notes += [str(n)[:300] for n in (frame.get("notes") or [])[:5]]
             if frame.get("error"):
@@ -174,6 +176,11 @@ def _collect(slot: pool.Slot, run: _Run, budget_end: float) -> bool:
             run.fail_rest(str(exc))
             return True
         if frame.get("t") == "done":
+            if frame.get("clean") is False:  # something outlived the server's sweep, or its
+                slot.stop(failed=True)       # fork failed: the next child gets a fresh server
+                if not run.started:          # this student's code never ran: run it again
+                    run.unstarted = True
+                    return True
             if run.cur < len(run.names):
                 run.fail_rest(_why_stopped(str(frame.get("why")), ctx))
             return True
@@ -188,6 +195,7 @@ def run_student(slot: pool.Slot, ctx: pool.Context, runnable: dict, results: dic
     The budget counts the student's own time, not the (re)starts of the slot's server."""
     left = ctx.limits.budget
     pending = list(runnable)
+    retried = False
     while pending:
         slot.ensure()
         start = time.monotonic()
@@ -200,8 +208,13 @@ def run_student(slot: pool.Slot, ctx: pool.Context, runnable: dict, results: dic
         except pool.SlotDied as exc:
             run.fail_rest(str(exc))
             in_budget = True
-        pending = pending[run.cur:]
         left -= time.monotonic() - start
+        if run.unstarted:  # once: a fresh server, the same exercises; then it counts
+            if not retried:
+                retried = True
+                continue
+            run.fail_rest(_why_stopped("died", ctx))
+        pending = pending[run.cur:]
         if not in_budget or left <= 0:
             for n in pending:
                 results[n] += [_fail(c, f"not run: the submission's time budget of {ctx.limits.budget:g} s "

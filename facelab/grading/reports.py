@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import atomic, checks
+from ..errors import GradingError
 
 
 @dataclass
@@ -154,7 +155,7 @@ def inside(out: Path, student: str) -> Path:
     out = out.resolve()
     d = (out / student).resolve()
     if d.parent != out or student in ("", ".", ".."):
-        raise ValueError(f"unsafe student id {student!r}")
+        raise GradingError(f"expected a student id naming a folder inside {out}, got {student!r}")
     return d
 
 

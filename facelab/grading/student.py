@@ -34,6 +34,7 @@ import time
 import numpy as np
 
 from . import wire
+from ..errors import GradingError
 
 MAX_STDOUT = 20_000
 
@@ -151,24 +152,28 @@ def run_child(job: dict, cases: dict, table: dict, wfd: int) -> None:
 
 # ------------------------------------------------------------------ the server
 
-def _sweep(dedicated_user: bool, child: int, seconds: float = 10.0) -> None:
+def _sweep(dedicated_user: bool, child: int, seconds: float = 30.0) -> bool:
     """Kill what a student's child left behind: every process we may signal but us
     (our user is the slot's own), again and again until we have no child left. As the
     child subreaper we inherit every orphan of the child, so "no child" means gone, and
-    each one is reaped (a fork bomb's zombies would otherwise use up the process limit)."""
+    each one is reaped (a fork bomb's zombies would otherwise use up the process limit).
+    True when nothing is left; False when children remain after ``seconds`` (the grader
+    then replaces this server rather than run the next student beside them)."""
     if child > 0:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(child, signal.SIGKILL)
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    while True:
         if dedicated_user:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(-1, signal.SIGKILL)
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return True
         if pid == 0:
+            if time.monotonic() > deadline:
+                return False
             time.sleep(0.005)
 
 
@@ -237,7 +242,7 @@ def _fresh_workdir(base: str, dedicated_user: bool) -> str:
     import shutil
 
     if not os.path.basename(base).startswith("facelab-slot"):
-        raise RuntimeError(f"refusing to empty {base}: not a grading slot's scratch folder")
+        raise GradingError(f"refusing to empty {base}: expected a grading slot's scratch folder")
     for entry in os.listdir(base):
         path = os.path.join(base, entry)
         with contextlib.suppress(OSError):
@@ -303,18 +308,19 @@ def serve(rfd: int, wfd: int) -> None:
         t0 = time.monotonic()
         try:
             child, answers = _fork_one(job, cases, table, (rfd, wfd), _fresh_workdir(scratch, dedicated))
-        except OSError:  # no process left to fork (a limit): clean once more, say so
+        except OSError:  # no process left to fork (a limit): clean, then ask for a fresh server
             _sweep(dedicated, 0, 2.0)
-            wire.send(wfd, {"t": "done", "why": "died", "seconds": 0})
+            wire.send(wfd, {"t": "done", "why": "died", "seconds": 0, "clean": False})
             continue
         relay = _Relay(answers, wfd)
         why = _watch(child, rfd, relay, memory_mb)
-        _sweep(dedicated, child)
+        clean = _sweep(dedicated, child)
         relay.pump()  # what the child wrote before it died, then nothing more
         os.close(answers)
         with contextlib.suppress(OSError):
             _fresh_workdir(scratch, dedicated)
-        wire.send(wfd, {"t": "done", "why": why, "seconds": round(time.monotonic() - t0, 3)})
+        wire.send(wfd, {"t": "done", "why": why, "seconds": round(time.monotonic() - t0, 3),
+                        "clean": clean})
         if why == "grader gone":
             return
 
