@@ -421,3 +421,21 @@ def test_face_crop_options_are_checked(tmp_path):
     assert proc.stderr.count("\n") == 1
     proc = _facelab("evaluate", pairs, tmp_path, "--crop", "face", "--fallback", "face")
     assert proc.returncode == 2 and "expected a side in pixels (>= 1), got 'face'" in proc.stderr
+
+
+@pytest.mark.slow
+def test_flip_is_never_served_from_the_encoding_cache(model):
+    from facelab.encoding import (cache_encodings, clear_encoding_cache, encode_images,
+                                  img_to_encoding)
+
+    root = need(LFW)
+    pics = [p.first for p in read_pairs(root / "pairsDevTest.txt", root / "images")[:2]]
+    clear_encoding_cache()
+    try:
+        cache_encodings(pics, model, batch_size=2)
+        plain = encode_images(pics, model, batch_size=2)
+        assert np.linalg.norm(img_to_encoding(pics[0], model, flip=True) - plain[:1]) > 1e-3
+        assert np.linalg.norm(encode_images(pics, model, batch_size=2, flip=True) - plain,
+                              axis=1).min() > 1e-3
+    finally:
+        clear_encoding_cache()
