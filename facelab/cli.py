@@ -89,12 +89,20 @@ def _crop(text: str):
     raise argparse.ArgumentTypeError(f"expected a side in pixels (>= 1) or 'face', got {text!r}")
 
 
+def _side(text: str) -> int:
+    """--fallback: a side in pixels (>= 1)."""
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"expected a side in pixels (>= 1), got {text!r}")
+
+
 def _cmd_evaluate(args) -> int:
     from .lfw import evaluate_pairs
 
     result = evaluate_pairs(args.pairs_file, args.images_dir, model=None, folds=args.folds,
                             preprocessing=args.preprocessing, crop=args.crop,
-                            threshold=args.threshold, far_target=args.far,
+                            threshold=args.threshold, far_target=args.far, flip=args.flip,
+                            margin=args.margin, fallback=args.fallback,
                             progress=_progress_bar("encoding pictures"))
     print(result.summary())
     return 0
@@ -205,6 +213,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crop", type=_crop, default=None, metavar="PIXELS|face",
                    help="first cut the centred square of this side, or the face the detector "
                    "finds (default: the whole picture)")
+    p.add_argument("--margin", type=float, default=None, metavar="FRACTION",
+                   help="with --crop face: the margin added to each side of the detector's box, "
+                   "as a fraction of its size (default 0.1, as the office's crops)")
+    p.add_argument("--fallback", type=_side, default=None, metavar="PIXELS",
+                   help="with --crop face: cut the centred square of this side where the "
+                   "detector finds no face (default: stop with an error naming the picture); "
+                   "the pictures that fell back are counted in the output")
+    p.add_argument("--flip", action="store_true",
+                   help="test-time flip: average each picture's encoding with its mirror "
+                   "image's, then L2-normalise (two model runs per picture; default off)")
     p.add_argument("--folds", type=int, default=None, metavar="K",
                    help=f"folds for a single-set file (default {DEFAULT_FOLDS})")
     p.add_argument("--far", type=float, default=FAR_TARGET, metavar="RATE",

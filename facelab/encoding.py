@@ -162,9 +162,18 @@ def _store_lock(path: Path | None):
 
 
 def _encode_batch(items: Sequence[ImageLike], model,
-                  preprocessing: str = DEFAULT_PREPROCESSING) -> np.ndarray:
-    """Load, preprocess and encode ``items`` as one batch: (len(items), 128), unit rows."""
-    return _embed(model, np.stack([prepare(load_image(item), preprocessing) for item in items]))
+                  preprocessing: str = DEFAULT_PREPROCESSING, flip: bool = False) -> np.ndarray:
+    """Load, preprocess and encode ``items`` as one batch: (len(items), 128), unit rows.
+
+    ``flip``: each row is the mean of the picture's encoding and its mirror's
+    (the model input reversed left to right), L2-normalised again.
+    """
+    batch = np.stack([prepare(load_image(item), preprocessing) for item in items])
+    codes = _embed(model, batch)
+    if not flip:
+        return codes
+    both = codes + _embed(model, np.ascontiguousarray(batch[:, :, ::-1]))
+    return both / np.linalg.norm(both, axis=1, keepdims=True)
 
 
 def _cached(key, model) -> np.ndarray | None:
@@ -265,8 +274,8 @@ def encoding_cache_digest() -> str:
     return h.hexdigest()
 
 
-def img_to_encoding(image: ImageLike, model,
-                    preprocessing: str = DEFAULT_PREPROCESSING) -> np.ndarray:
+def img_to_encoding(image: ImageLike, model, preprocessing: str = DEFAULT_PREPROCESSING,
+                    flip: bool = False) -> np.ndarray:
     """Encode one picture as the lesson does: shape (1, 128), unit L2 norm.
 
     ``image`` is a path (any format Pillow reads: JPEG, PNG with alpha, PGM,
@@ -277,35 +286,39 @@ def img_to_encoding(image: ImageLike, model,
     the checkpoint's own, see :mod:`facelab.preprocessing` for all names. It
     is then run through ``model`` and divided by its L2 norm. Raises
     ImageError for a missing, empty or undecodable file, FacelabError for an
-    unknown preprocessing. Pictures passed to :func:`cache_encodings` are not
-    encoded again with the default preprocessing (a fresh copy is returned).
+    unknown preprocessing. ``flip=True`` (test-time flip, off by default)
+    averages the encoding with that of the horizontal mirror of the model
+    input and L2-normalises the mean: two model runs. Pictures passed to
+    :func:`cache_encodings` are not encoded again with the default
+    preprocessing and no flip (a fresh copy is returned).
     """
     _check_model(model)
     check_preprocessing(preprocessing)
-    default = preprocessing == DEFAULT_PREPROCESSING
+    default = preprocessing == DEFAULT_PREPROCESSING and not flip
     hit = _cached(_picture_key(image, model), model) if _ENCODINGS and default else None
-    return hit.copy() if hit is not None else _encode_batch([image], model, preprocessing)
+    return hit.copy() if hit is not None else _encode_batch([image], model, preprocessing, flip)
 
 
 def encode_images(images: Iterable[ImageLike], model, batch_size: int = 32,
-                  preprocessing: str = DEFAULT_PREPROCESSING) -> np.ndarray:
+                  preprocessing: str = DEFAULT_PREPROCESSING, flip: bool = False) -> np.ndarray:
     """Encode many pictures at once: shape (N, 128), each row unit L2 norm.
 
     Gives the same rows as calling :func:`img_to_encoding` on each picture
-    with the same ``preprocessing`` (to 1e-5) but runs the model on batches
-    of ``batch_size``, which is many times faster. An empty input returns an
-    array of shape (0, 128).
+    with the same ``preprocessing`` and ``flip`` (to 1e-5) but runs the model
+    on batches of ``batch_size``, which is many times faster. ``flip=True``
+    (off by default) is the test-time flip of :func:`img_to_encoding`. An
+    empty input returns an array of shape (0, 128).
     """
     _check_model(model)
     check_preprocessing(preprocessing)
     if batch_size < 1:
         raise ShapeError(f"batch_size must be at least 1, got {batch_size}")
-    default = preprocessing == DEFAULT_PREPROCESSING
+    default = preprocessing == DEFAULT_PREPROCESSING and not flip
     items: Sequence[ImageLike] = list(images)
     out = np.empty((len(items), EMBEDDING_SIZE), dtype=np.float32)
     for start in range(0, len(items), batch_size):
         chunk = items[start:start + batch_size]
         hit = _cached(_chunk_key(chunk, model), model) if _ENCODINGS and default else None
         out[start:start + len(chunk)] = (hit if hit is not None
-                                         else _encode_batch(chunk, model, preprocessing))
+                                         else _encode_batch(chunk, model, preprocessing, flip))
     return out

@@ -147,12 +147,24 @@ class PairsEvaluation:
     crop: int | str | None
     pictures: int                # distinct pictures encoded
     seconds: float               # time spent loading and encoding them
+    flip: bool = False           # test-time flip (encoding averaged with the mirror's)
+    margin: float | None = None  # the face crop's margin per side (crop "face" only)
+    fallback: int | None = None  # centred crop side used where no face was found
+    fallbacks: tuple[Path, ...] = ()  # the pictures that took the fallback crop
 
     def summary(self) -> str:
         f = self.folds
+        crop = f"face (margin {self.margin:g})" if self.crop == "face" else self.crop or "none"
+        face = ""
+        if self.crop == "face":
+            names = ", ".join(p.name for p in self.fallbacks[:5])
+            more = ", ..." if len(self.fallbacks) > 5 else ""
+            face = (f"  no face found in {len(self.fallbacks)} of {self.pictures} pictures"
+                    + (f" (centred {self.fallback} crop instead: {names}{more})"
+                       if self.fallbacks else "") + "\n")
         return (f"{self.roc.n_genuine} same + {self.roc.n_impostor} different pairs, "
                 f"{self.pictures} pictures, preprocessing {self.preprocessing}, "
-                f"crop {self.crop or 'none'}:\n"
+                f"crop {crop}{', flip' if self.flip else ''}:\n" + face +
                 f"  {f.k}-fold accuracy {100 * f.accuracy:.2f}% +- {100 * f.accuracy_std:.2f} "
                 f"(thresholds {f.thresholds.min():.3f}-{f.thresholds.max():.3f})\n"
                 f"  AUC {self.roc.auc():.4f}; VAL {100 * f.val:.1f}% +- {100 * f.val_std:.1f} "
@@ -165,7 +177,8 @@ def evaluate_pairs(pairs_file, images_root, model, folds: int | None = None,
                    preprocessing: str = "assignment", crop: int | str | None = None,
                    limit: int | None = None, threshold: float | None = None,
                    far_target: float = FAR_TARGET, progress=None,
-                   batch_size: int = 32) -> PairsEvaluation:
+                   batch_size: int = 32, flip: bool = False, margin: float | None = None,
+                   fallback: int | None = None) -> PairsEvaluation:
     """Verify every pair of an LFW-format pairs file with ``model``, by the LFW protocol.
 
     Folds come from the file's header (View 2's ``10 300``); a single-set
@@ -174,8 +187,12 @@ def evaluate_pairs(pairs_file, images_root, model, folds: int | None = None,
     :mod:`facelab.preprocessing`); ``crop``, if given, first cuts the centred
     square of that many pixels (LFW faces sit in the middle of 250x250
     pictures), or with ``"face"`` the face the detector finds, as the office's
-    crops were made (:func:`facelab.images.crop_face`; no face found raises
-    NoFaceError naming the picture and its line). ``limit`` keeps the first ``limit`` same and first ``limit``
+    crops were made (:func:`facelab.images.crop_face`, with ``margin`` per
+    side, default 0.1, resized to 160x160). Where the detector finds no face,
+    ``fallback`` (a side in pixels) cuts the centred square instead and the
+    picture is listed in the result's ``fallbacks``; without it NoFaceError
+    names the picture and its line. ``flip`` averages each encoding with its
+    mirror's (:func:`facelab.encoding.encode_images`). ``limit`` keeps the first ``limit`` same and first ``limit``
     different pairs. ``threshold`` (default: the lesson's) gives one more,
     untuned accuracy. ``progress(done, total)`` is called as pictures are
     encoded. ``model`` None loads the pretrained FaceNet once the file and
@@ -186,7 +203,7 @@ def evaluate_pairs(pairs_file, images_root, model, folds: int | None = None,
     import time
 
     from .expected import THRESHOLD
-    from .images import crop_face, load_image
+    from .images import CROP_MARGIN, crop_face, load_image
     from .encoding import encode_images
     from .preprocessing import center_crop, check_preprocessing
 
@@ -207,19 +224,34 @@ def evaluate_pairs(pairs_file, images_root, model, folds: int | None = None,
 
     if crop is not None and crop != "face" and not (isinstance(crop, int) and crop >= 1):
         raise ShapeError(f"expected a crop side in pixels (>= 1) or 'face', got {crop!r}")
+    if crop != "face" and (margin is not None or fallback is not None):
+        raise ShapeError(f"a margin and a fallback apply to crop 'face' only; got crop {crop!r}")
+    if margin is not None and not 0 <= margin <= 1:
+        raise ShapeError(f"expected a face crop margin between 0 and 1 (a fraction of the face's "
+                         f"size per side), got {margin!r}")
+    if fallback is not None and not (isinstance(fallback, int) and fallback >= 1):
+        raise ShapeError(f"expected a fallback crop side in pixels (>= 1), got {fallback!r}")
+    if crop == "face" and margin is None:
+        margin = CROP_MARGIN
     lines = {}
     for p in pairs:
         lines.setdefault(p.first, p.line)
         lines.setdefault(p.second, p.line)
 
+    fallbacks: list[Path] = []
+
     def prepared(pic: Path):
         pixels = load_image(pic)
         if crop == "face":
             try:
-                return crop_face(pixels)
+                return crop_face(pixels, margin=margin)
             except NoFaceError:
-                raise NoFaceError(f"no face found in {pic} (named on line {lines[pic]} of "
-                                  f"{pairs_file}); use a centred --crop instead") from None
+                if fallback is None:
+                    raise NoFaceError(f"no face found in {pic} (named on line {lines[pic]} of "
+                                      f"{pairs_file}); use a centred --crop, or a --fallback "
+                                      "crop for such pictures") from None
+                fallbacks.append(pic)
+                return center_crop(pixels, fallback)
         return center_crop(pixels, crop) if crop else pixels
 
     if model is None:
@@ -232,7 +264,7 @@ def evaluate_pairs(pairs_file, images_root, model, folds: int | None = None,
     for at in range(0, len(pictures), batch_size):
         chunk = [prepared(pic) for pic in pictures[at:at + batch_size]]
         codes[at:at + len(chunk)] = encode_images(chunk, model, batch_size=batch_size,
-                                                  preprocessing=preprocessing)
+                                                  preprocessing=preprocessing, flip=flip)
         if progress is not None:
             progress(at + len(chunk), len(pictures))
     seconds = time.perf_counter() - start
@@ -244,4 +276,4 @@ def evaluate_pairs(pairs_file, images_root, model, folds: int | None = None,
     return PairsEvaluation(kfold_evaluation(dist, same, fold_of, far_target),
                            roc_curve(genuine, impostor), genuine, impostor, threshold,
                            accuracy_at(genuine, impostor, threshold), preprocessing, crop,
-                           len(pictures), seconds)
+                           len(pictures), seconds, flip, margin, fallback, tuple(fallbacks))

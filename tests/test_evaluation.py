@@ -338,3 +338,104 @@ def test_evaluate_command_on_real_pictures(tmp_path):
     accuracy = float(lines[1].split("accuracy ")[1].split("%")[0])
     assert accuracy >= 90.0, proc.stdout
     assert "encoding pictures [" in proc.stderr and proc.stderr.rstrip().endswith("/" + lines[0].split(", ")[1].split()[0])
+
+
+# ------------------------------------------- test-time flip, face crop options
+def _lfw_faces(n):
+    """n real DevTest pictures, centred 160 crops (no resize: mirroring commutes exactly)."""
+    from facelab.images import load_image
+    from facelab.preprocessing import center_crop
+
+    root = need(LFW)
+    pics = [p.first for p in read_pairs(root / "pairsDevTest.txt", root / "images")[:n]]
+    return [center_crop(load_image(pic), 160) for pic in pics]
+
+
+@pytest.mark.slow
+def test_flip_averages_the_encoding_with_the_mirrors(model):
+    from facelab.encoding import encode_images, img_to_encoding
+
+    faces = _lfw_faces(3)
+    mirrors = [np.ascontiguousarray(f[:, ::-1]) for f in faces]
+    plain = encode_images(faces, model, preprocessing="facenet")
+    mirrored = encode_images(mirrors, model, preprocessing="facenet")
+    flipped = encode_images(faces, model, preprocessing="facenet", flip=True)
+    mean = (plain + mirrored) / np.linalg.norm(plain + mirrored, axis=1, keepdims=True)
+    np.testing.assert_allclose(flipped, mean, atol=1e-5)
+    assert np.linalg.norm(flipped - plain, axis=1).min() > 1e-3  # the option changes something
+    np.testing.assert_allclose(np.linalg.norm(flipped, axis=1), 1.0, atol=1e-6)
+    # a picture and its mirror get one encoding
+    np.testing.assert_allclose(encode_images(mirrors, model, preprocessing="facenet", flip=True),
+                               flipped, atol=1e-5)
+    np.testing.assert_allclose(img_to_encoding(faces[0], model, "facenet", flip=True),
+                               flipped[:1], atol=1e-5)
+    # off by default: the default encoding is untouched
+    np.testing.assert_array_equal(encode_images(faces, model, preprocessing="facenet"), plain)
+
+
+def _schumacher_subset(tmp_path):
+    """Two same-person pairs (line 132 names Elisabeth_Schumacher_0001.jpg, where the
+    detector finds no face) and two two-person pairs, as a single-set file."""
+    root = need(LFW)
+    lines = (root / "pairsDevTest.txt").read_text().splitlines()
+    assert lines[131].startswith("Elisabeth_Schumacher\t1\t")
+    text = "\n".join(["2", lines[130], lines[131], lines[501], lines[502]]) + "\n"
+    return _write(tmp_path / "pairs.txt", text), root / "images"
+
+
+@pytest.mark.slow
+def test_face_crop_falls_back_to_a_centred_crop_and_counts_it(tmp_path, model):
+    from facelab.errors import NoFaceError
+
+    pairs, images = _schumacher_subset(tmp_path)
+    with pytest.raises(NoFaceError, match=r"Elisabeth_Schumacher_0001.jpg \(named on line 3 "):
+        evaluate_pairs(pairs, images, model, folds=2, crop="face", preprocessing="facenet")
+    r = evaluate_pairs(pairs, images, model, folds=2, crop="face", fallback=160,
+                       preprocessing="facenet")
+    assert [p.name for p in r.fallbacks] == ["Elisabeth_Schumacher_0001.jpg"]
+    assert r.margin == 0.1 and r.fallback == 160 and r.pictures == 8
+    assert "no face found in 1 of 8 pictures (centred 160 crop instead: " \
+           "Elisabeth_Schumacher_0001.jpg)" in r.summary()
+    assert r.genuine.max() < r.impostor.min()  # real faces, real model: the pairs separate
+    # the margin reaches the detector's crop: other crops, other distances
+    wide = evaluate_pairs(pairs, images, model, folds=2, crop="face", fallback=160, margin=0.3,
+                          preprocessing="facenet")
+    assert wide.margin == 0.3 and "crop face (margin 0.3)" in wide.summary()
+    assert np.abs(wide.genuine - r.genuine).max() > 1e-3
+
+
+def test_face_crop_options_are_checked(tmp_path):
+    pairs = _write(tmp_path / "pairs.txt", "2\nAnn\t1\t2\nBob\t1\t2\nAnn\t1\tBob\t1\n"
+                   "Bob\t2\tAnn\t2\n")
+    for pic in ("Ann/Ann_0001.jpg", "Ann/Ann_0002.jpg", "Bob/Bob_0001.jpg", "Bob/Bob_0002.jpg"):
+        (tmp_path / pic).parent.mkdir(exist_ok=True)
+        (tmp_path / pic).write_bytes(b"")
+    with pytest.raises(ShapeError, match="crop 'face' only; got crop 160"):
+        evaluate_pairs(pairs, tmp_path, model=lambda x: x, folds=2, crop=160, margin=0.2)
+    with pytest.raises(ShapeError, match="margin between 0 and 1.*got -0.1"):
+        evaluate_pairs(pairs, tmp_path, model=lambda x: x, folds=2, crop="face", margin=-0.1)
+    with pytest.raises(ShapeError, match="fallback crop side in pixels.*got 0"):
+        evaluate_pairs(pairs, tmp_path, model=lambda x: x, folds=2, crop="face", fallback=0)
+    proc = _facelab("evaluate", pairs, tmp_path, "--folds", "2", "--margin", "0.2")
+    assert proc.returncode == 4 and "apply to crop 'face' only; got crop None" in proc.stderr
+    assert proc.stderr.count("\n") == 1
+    proc = _facelab("evaluate", pairs, tmp_path, "--crop", "face", "--fallback", "face")
+    assert proc.returncode == 2 and "expected a side in pixels (>= 1), got 'face'" in proc.stderr
+
+
+@pytest.mark.slow
+def test_flip_is_never_served_from_the_encoding_cache(model):
+    from facelab.encoding import (cache_encodings, clear_encoding_cache, encode_images,
+                                  img_to_encoding)
+
+    root = need(LFW)
+    pics = [p.first for p in read_pairs(root / "pairsDevTest.txt", root / "images")[:2]]
+    clear_encoding_cache()
+    try:
+        cache_encodings(pics, model, batch_size=2)
+        plain = encode_images(pics, model, batch_size=2)
+        assert np.linalg.norm(img_to_encoding(pics[0], model, flip=True) - plain[:1]) > 1e-3
+        assert np.linalg.norm(encode_images(pics, model, batch_size=2, flip=True) - plain,
+                              axis=1).min() > 1e-3
+    finally:
+        clear_encoding_cache()
