@@ -255,19 +255,12 @@ def slot_mode(ctx: pool.Context) -> str:
 
 
 def secret_paths(entries, out) -> list[str]:
-    """What student code must not read: the sandbox's list (secret modules, checkout, the
-    entries, the output), each secret module's file by its short name in every copy of
-    the package (``checks.SECRET_MODULES`` holds dotted names) and the oracle's cache.
-    ``facelab/expected.py`` stays readable: ``import facelab`` needs it, and it holds only
-    the lesson's visible numbers (every hidden expected value comes from the oracle)."""
-    short = {m.rsplit(".", 1)[-1] for m in sandbox.secret_modules()} - {"expected"}
-    paths = set(sandbox.secret_paths(entries, out))
-    for pkg in sandbox.package_copies():
-        paths.update(str(pkg / f"{m}{ext}") for m in short for ext in (".py", ""))
-        paths.update(str(pkg / "__pycache__" / f) for f in os.listdir(pkg / "__pycache__")
-                     if f.split(".")[0] in short) if (pkg / "__pycache__").is_dir() else ()
-    needed = {str(pkg / n) for pkg in sandbox.package_copies() for n in ("expected.py", "__init__.py")}
-    return sorted(p for p in paths if p not in needed and os.path.lexists(p)) + [str(oracle.cache_file().parent)]
+    """What student code must not read: the sandbox's list (the secret modules and the
+    bytecode cache in every copy of the package, the checkout's .git, notebooks and
+    tests, the entries, the output; see ``sandbox.secret_paths``) and the oracle's cache.
+    ``facelab/expected.py`` stays readable: ``import facelab`` needs it (the sandbox
+    leaves out what it imports), and it holds only the lesson's visible numbers."""
+    return sandbox.secret_paths(entries, out) + [str(oracle.cache_file().parent)]
 
 
 def _say(line: str) -> None:
