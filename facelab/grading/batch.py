@@ -11,6 +11,7 @@ exception that stops the batch.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import stat
 import sys
@@ -42,12 +43,11 @@ def build_context(boundary, limits: pool.Limits) -> pool.Context:
         raise GradingError("the stored expected values do not match the cases; delete "
                            f"{oracle.cache_file().parent} and grade again")
     expected = {n: [wire.decode(v) for v in data["expected"][n]] for n in cases}
-    setup = {"t": "setup", "cases": data["cases"], "table": data["table"],
-             "dedicated_user": boundary.mode != "none", "memory_mb": limits.memory_mb}
+    setup = {"t": "setup", "table": data["table"], "memory_mb": limits.memory_mb}
     env = {"FACELAB_HOME": str(assets.home()), "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8",
            "PYTHONIOENCODING": "utf-8", "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
     share_pictures(assets.images_dir())
-    ctx = pool.Context(boundary, setup, cases, expected, limits,
+    ctx = pool.Context(boundary, setup, cases, expected, limits, args=data["cases"],
                        readable=(str(assets.images_dir()),), env=env)
     ctx.hidden = hidden_tokens(ctx)
     return ctx
@@ -89,7 +89,34 @@ def _judge(ctx: pool.Context, name: str, i: int, raw) -> checks.CaseResult:
                                  unset=tuple(str(u)[:40] for u in list(raw.get("unset") or ())[:10]))
     except (wire.WireError, KeyError, TypeError, AttributeError):
         outcome = checks.Outcome(error="ValueError: unreadable return value")
-    return checks.judge_case(case, outcome, ctx.expected[name][i])
+    if case.visible:
+        return checks.judge_case(case, outcome, ctx.expected[name][i])
+    return _judge_hidden(case, outcome, ctx.expected[name][i])
+
+
+HIDDEN_FAILED = "a hidden test failed"
+
+
+def _judge_hidden(case, outcome: checks.Outcome, expected) -> checks.CaseResult:
+    """A hidden case's result holding only text the grader wrote. The process that ran
+    it saw the hidden arguments, so nothing it wrote is shown: no stdout, no exception
+    message or type name, no variable name, no repr, no returned string. The judge sees
+    the returned values, what was printed (part of some exercises' contract) and an error
+    reduced to "raised" (or "None was used", for the catalogue's "not finished yet");
+    the student reads a fixed sentence and the catalogue's diagnosis."""
+    error = None
+    if outcome.error is not None:
+        error = ("TypeError: 'NoneType' object" if "NoneType" in outcome.error
+                 else "Exception: your function raised an exception")
+    clean = checks.Outcome(value=outcome.value, stdout=outcome.stdout, error=error, detail="", unset=())
+    r = checks.judge_case(case, clean, expected)
+    if r.passed:
+        return r
+    told = [says for _, says in r.candidates]
+    diagnosis = r.diagnosis if r.diagnosis in told or r.diagnosis.startswith("Not finished yet") else ""
+    message = "your function raised an exception in a hidden test" if error else HIDDEN_FAILED
+    return dataclasses.replace(r, message=message, hint=diagnosis, diagnosis=diagnosis,
+                               mistake=r.mistake if diagnosis else "", detail="")
 
 
 def plan(student: Student, ctx: pool.Context) -> tuple[dict, dict, list]:
@@ -112,40 +139,52 @@ def plan(student: Student, ctx: pool.Context) -> tuple[dict, dict, list]:
 
 
 class _Run:
-    """The frames of one child (one job): which exercise and case come next."""
+    """The frames of one child (one phase of a student): which exercise and case come next.
+    ``order``: [(exercise, [case indices])]; ``got``: exercise -> {index: CaseResult}."""
 
-    def __init__(self, ctx, names, results, notes):
-        self.ctx, self.names, self.results, self.notes = ctx, names, results, notes
-        self.cur, self.i = 0, None  # i: next case index, None while awaiting "defined"
+    def __init__(self, ctx, order, got, notes, hidden=False):
+        self.ctx, self.order, self.got, self.notes, self.hidden = ctx, order, got, notes, hidden
+        self.cur, self.pos = 0, None  # pos: next index in order[cur], None while awaiting "defined"
         self.started = self.unstarted = False  # a frame came / the child never ran
+        self.broken: set = set()       # exercises whose cell did not define the function
 
     def fail_rest(self, message: str, hint: str = "") -> None:
-        """The current exercise's cases not judged yet score 0 with ``message``."""
-        if self.cur < len(self.names):
-            name = self.names[self.cur]
-            done = len(self.results[name])
-            self.results[name] += [_fail(c, message, hint) for c in self.ctx.cases[name][done:]]
-            self.cur += 1
+        """The current exercise's cases of this phase not judged yet score 0 with ``message``."""
+        if self.cur < len(self.order):
+            name, idx = self.order[self.cur]
+            for i in idx:
+                self.got[name].setdefault(i, _fail(self.ctx.cases[name][i], message, hint))
+            self.cur, self.pos = self.cur + 1, None
 
     def take(self, frame: dict) -> bool:
         """Apply one frame; False when it is not what the protocol expects next."""
-        name = self.names[self.cur] if self.cur < len(self.names) else None
+        name, idx = self.order[self.cur] if self.cur < len(self.order) else (None, [])
         t = frame.get("t")
         self.started = True
-        if t == "defined" and self.i is None and frame.get("ex") == name:
-            self.notes += [str(n)[:300] for n in (frame.get("notes") or [])[:5]]
+        if t == "defined" and self.pos is None and frame.get("ex") == name:
+            if not self.hidden:  # a hidden phase's process wrote it: never shown
+                self.notes += [str(n)[:300] for n in (frame.get("notes") or [])[:5]]
             if frame.get("error"):
-                self.fail_rest(str(frame["error"])[:500], "Run the graded cell on its own to see the error.")
+                self.broken.add(name)
+                self.fail_rest(f"running the cell of {name} failed in the hidden tests' process"
+                               if self.hidden else str(frame["error"])[:500],
+                               "Run the graded cell on its own to see the error.")
             else:
-                self.i = 0
+                self.pos = 0
             return True
-        if t == "case" and self.i is not None and frame.get("ex") == name and frame.get("i") == self.i:
-            self.results[name].append(_judge(self.ctx, name, self.i, frame.get("outcome") or {}))
-            self.i += 1
-            if self.i == len(self.ctx.cases[name]):
-                self.cur, self.i = self.cur + 1, None
+        if t == "case" and self.pos is not None and frame.get("ex") == name and frame.get("i") == idx[self.pos]:
+            self.got[name][idx[self.pos]] = _judge(self.ctx, name, idx[self.pos], frame.get("outcome") or {})
+            self.pos += 1
+            if self.pos == len(idx):
+                self.cur, self.pos = self.cur + 1, None
             return True
-        return t == "end" and self.cur == len(self.names)
+        return t == "end" and self.cur == len(self.order)
+
+    def what(self) -> str:
+        if self.cur >= len(self.order):
+            return "the end"
+        name, idx = self.order[self.cur]
+        return _label(self.ctx.cases[name][idx[self.pos]], name) if self.pos is not None else f"defining {name}"
 
 
 def _why_stopped(why: str, ctx: pool.Context) -> str:
@@ -153,18 +192,29 @@ def _why_stopped(why: str, ctx: pool.Context) -> str:
             "died": "the process running your code stopped: did it call os._exit() or crash "
                     "the interpreter?",
             "garbage": "the process running your code wrote something that is not an answer "
-                       "to the grader's pipe"}.get(why, "the process running your code stopped")
+                       "to the grader's socket"}.get(why, "the process running your code stopped")
 
 
-def _collect(slot: pool.Slot, run: _Run, budget_end: float) -> bool:
-    """Read one child's frames until ``done``; False if the budget ran out."""
+def _send_job(chan, ctx: pool.Context, runnable: dict, order: list) -> None:
+    """The child's job on its own socket: the code, then only this phase's arguments."""
+    frames = [wire.frame({"t": "job", "exercises": [{"name": n, "pieces": runnable[n], "cases": idx}
+                                                    for n, idx in order]})]
+    frames += [wire.frame({"t": "args", "ex": n, "i": i, "args": ctx.args[n][i][0], "kwargs": ctx.args[n][i][1]})
+               for n, idx in order for i in idx]
+    chan.settimeout(60)
+    chan.sendall(b"".join(frames))
+
+
+def _collect(slot: pool.Slot, chan, run: _Run, budget_end: float) -> bool:
+    """Read one child's frames from its socket until it ends, then the server's ``done``;
+    False if the budget ran out."""
     ctx = run.ctx
+    reader = wire.FrameReader(chan.fileno())
     while True:
-        name = run.names[run.cur] if run.cur < len(run.names) else "the end"
-        what = _label(ctx.cases[name][run.i], name) if run.i is not None else f"defining {name}"
+        what = run.what()
         deadline = min(time.monotonic() + ctx.limits.case_seconds, budget_end)
         try:
-            frame = slot.next(deadline, what)
+            frame = reader.next(deadline)
         except TimeoutError:
             slot.interrupt()
             out_of_budget = deadline >= budget_end
@@ -172,54 +222,83 @@ def _collect(slot: pool.Slot, run: _Run, budget_end: float) -> bool:
                           if out_of_budget else f"took longer than {ctx.limits.case_seconds:g} s ({what}): "
                           "is there an infinite loop?", "Make sure your function returns quickly.")
             return not out_of_budget
-        except pool.SlotDied as exc:
-            run.fail_rest(str(exc))
+        except (EOFError, OSError):  # the child (and all it started) is gone: why?
+            done = slot.done()
+            if done.get("clean") is False and not run.started:  # its code never ran: run it again
+                run.unstarted = True
+                return True
+            run.fail_rest(_why_stopped(str(done.get("why")), ctx))
             return True
-        if frame.get("t") == "done":
-            if frame.get("clean") is False:  # something outlived the server's sweep, or its
-                slot.stop(failed=True)       # fork failed: the next child gets a fresh server
-                if not run.started:          # this student's code never ran: run it again
-                    run.unstarted = True
-                    return True
-            if run.cur < len(run.names):
-                run.fail_rest(_why_stopped(str(frame.get("why")), ctx))
+        except wire.WireError:
+            slot.interrupt()
+            run.fail_rest(_why_stopped("garbage", ctx))
             return True
-        if not run.take(frame):  # the child broke the protocol: stop it, the server stays
+        if not isinstance(frame, dict) or not run.take(frame):  # broke the protocol: stop it
             slot.interrupt()
             run.fail_rest("the process running your code sent an unexpected reply")
             return True
+        if frame.get("t") == "end":
+            slot.done()
+            return True
 
 
-def run_student(slot: pool.Slot, ctx: pool.Context, runnable: dict, results: dict, notes: list) -> None:
-    """Run the runnable exercises, a fresh child per attempt, until done or out of budget.
-    The budget counts the student's own time, not the (re)starts of the slot's server."""
-    left = ctx.limits.budget
-    pending = list(runnable)
-    retried = False
-    while pending:
+def _run_phase(slot: pool.Slot, ctx: pool.Context, runnable: dict, order: list, got: dict,
+               notes: list, left: float, hidden: bool) -> tuple[float, set]:
+    """One phase's cases in fresh children until done or out of budget; (seconds left,
+    exercises whose cell did not define the function)."""
+    retried, broken = False, set()
+    while order:
         slot.ensure()
         start = time.monotonic()
-        run = _Run(ctx, pending, results, notes)
-        job = {"t": "student", "exercises": [{"name": n, "pieces": runnable[n],
-                                              "cases": list(range(len(ctx.cases[n])))} for n in pending]}
+        run = _Run(ctx, order, got, notes, hidden)
+        chan = None
         try:
-            slot.send(job)
-            in_budget = _collect(slot, run, start + left)
+            chan = slot.child()
+            _send_job(chan, ctx, runnable, order)
+            in_budget = _collect(slot, chan, run, start + left)
         except pool.SlotDied as exc:
             run.fail_rest(str(exc))
             in_budget = True
+        except OSError:  # the child never read its job
+            slot.interrupt()
+            run.unstarted = not run.started
+            in_budget = True
+        finally:
+            if chan is not None:
+                chan.close()
         left -= time.monotonic() - start
+        broken |= run.broken
         if run.unstarted:  # once: a fresh server, the same exercises; then it counts
             if not retried:
                 retried = True
                 continue
             run.fail_rest(_why_stopped("died", ctx))
-        pending = pending[run.cur:]
+        order = order[run.cur:]
         if not in_budget or left <= 0:
-            for n in pending:
-                results[n] += [_fail(c, f"not run: the submission's time budget of {ctx.limits.budget:g} s "
-                               "ran out") for c in ctx.cases[n][len(results[n]):]]
-            return
+            return 0.0, broken
+    return left, broken
+
+
+def run_student(slot: pool.Slot, ctx: pool.Context, runnable: dict, results: dict, notes: list) -> None:
+    """Run the runnable exercises: the visible cases in one child, then the hidden cases
+    in another (which never sees a visible case's output, and whose text is never shown;
+    the visible child never receives a hidden case's arguments). The budget counts the
+    student's own time, not the (re)starts of the slot's server."""
+    left = ctx.limits.budget
+    got = {n: {} for n in runnable}
+    broken: set = set()
+    for hidden in (False, True):
+        order = [(n, [i for i, c in enumerate(ctx.cases[n]) if c.visible != hidden])
+                 for n in runnable if n not in broken]
+        order = [(n, idx) for n, idx in order if idx]
+        if order and left > 0:
+            left, more = _run_phase(slot, ctx, runnable, order, got, notes, left, hidden)
+            broken |= more
+    for n in runnable:
+        first = next(iter(got[n].values()), None)
+        why = (f"not run: the submission's time budget of {ctx.limits.budget:g} s ran out" if n not in broken
+               else first.message if first is not None else "the graded cell did not define the function")
+        results[n] = [got[n].get(i) or _fail(c, why) for i, c in enumerate(ctx.cases[n])]
 
 
 def grade_one(slot: pool.Slot, student: Student, ctx: pool.Context) -> reports.Graded:

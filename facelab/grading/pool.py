@@ -1,10 +1,17 @@
 """The pool: one sandboxed fork server per slot, students fed to the slots in name order.
 
 Each slot is a :mod:`facelab.grading.student` server started with
-:func:`facelab.grading.sandbox.launch` as that slot's unprivileged user. For
-each student the grader sends the extracted code, the server forks one child
-that runs it and answers case by case, and the grader judges each outcome
-against the expected values it holds (they never leave this process). Limits:
+:func:`facelab.grading.sandbox.launch` as that slot's server user, on a
+control socket that carries only the server's setup (the pictures'
+encodings), one-byte requests and its ``hello``/``done`` answers. For each
+child (a student's visible cases, then its hidden cases) the grader makes a
+socket pair, passes one end to the server (SCM_RIGHTS), which forks a child
+on it, and talks to that child directly on the other end: code and case
+arguments go out, answers come back, nothing passes through the server.
+After each child the grader empties, as root, what the student user left
+(:func:`facelab.grading.sandbox.between`) before the slot's next child. The
+grader judges each outcome against the expected values it holds (they never
+leave this process). Limits:
 ``case_seconds`` per case, ``budget`` seconds per student (then the remaining
 cases score 0 and the results are written), memory per child. A server that
 stops answering, dies or sends anything but the protocol is ended (every
@@ -17,6 +24,8 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import socket
+import subprocess
 import sys
 import threading
 import time
@@ -45,10 +54,11 @@ class Context:
     """What every slot shares: the boundary, the server's setup, cases and expected values."""
 
     boundary: sandbox.Boundary
-    setup: dict                       # sent to each server once (plain case arguments, encodings)
+    setup: dict                       # sent to each server once (the pictures' encodings, limits)
     cases: dict                       # exercise -> [checks.Case] (hidden included)
     expected: dict                    # exercise -> [expected value]
     limits: Limits = field(default_factory=Limits)
+    args: dict = field(default_factory=dict)  # exercise -> [[args, kwargs] wire-encoded] per case
     readable: tuple = ()
     env: dict = field(default_factory=dict)
     hidden: dict = field(default_factory=dict)  # (exercise, case name) -> secret tokens
@@ -87,15 +97,23 @@ class Slot:
         os.chmod(parent, 0o711)
         scratch = os.path.join(parent, f"facelab-slot{self.index}")
         self.parent = parent
+        ctl, theirs = socket.socketpair()
         try:
             self.proc = sandbox.launch(STUDENT_ARGV, boundary=self.ctx.boundary, scratch=scratch,
                                        readable=self.ctx.readable, env=self.ctx.env, slot=self.index,
-                                       memory_mb=self.ctx.limits.memory_mb + 1024, stderr=_debug_log())
+                                       memory_mb=self.ctx.limits.memory_mb + 1024, server=True,
+                                       stdin=theirs.fileno(), stdout=subprocess.DEVNULL, stderr=_debug_log())
         except (OSError, GradingError) as exc:
+            ctl.close()
             raise SlotDied(f"the grading process could not start ({exc})") from None
-        self.reader = wire.FrameReader(self.proc.stdout.fileno())
+        finally:
+            theirs.close()
+        self.ctl = ctl
+        self.reader = wire.FrameReader(ctl.fileno())
         self.scratch = os.path.realpath(scratch)
-        self.send(dict(self.ctx.setup, scratch=self.scratch))
+        users = self.ctx.boundary.users
+        student = list(users[self.index][1:]) if self.ctx.boundary.mode != "none" else None
+        self.send(dict(self.ctx.setup, scratch=self.scratch, student=student))
         hello = self.next(time.monotonic() + START_SECONDS, "starting the grading process")
         if hello.get("t") != "hello":
             self.stop(failed=True)
@@ -103,13 +121,26 @@ class Slot:
 
     def send(self, msg) -> None:
         try:
-            wire.send(self.proc.stdin.fileno(), msg)
+            wire.send(self.ctl.fileno(), msg)
         except OSError:
             self.stop(failed=True)
             raise SlotDied("the process running your code stopped") from None
 
+    def child(self) -> socket.socket:
+        """A new child of the server on a socket of its own: the grader's end."""
+        ours, theirs = socket.socketpair()
+        try:
+            socket.send_fds(self.ctl, [b"s"], [theirs.fileno()])
+        except OSError:
+            ours.close()
+            self.stop(failed=True)
+            raise SlotDied("the grading process stopped") from None
+        finally:
+            theirs.close()
+        return ours
+
     def next(self, deadline: float, what: str, poll=None) -> dict:
-        """The next frame, or TimeoutError; SlotDied (slot ended) if the pipe broke."""
+        """The server's next frame, or TimeoutError; SlotDied (slot ended) if it broke."""
         try:
             frame = self.reader.next(deadline, poll)
         except EOFError:
@@ -118,28 +149,45 @@ class Slot:
                            "kill its parent or crash the interpreter?") from None
         except wire.WireError:
             self.stop(failed=True)
-            raise SlotDied(f"the process running your code sent garbage ({what})") from None
+            raise SlotDied(f"the grading process sent garbage ({what})") from None
         if not isinstance(frame, dict):
             self.stop(failed=True)
-            raise SlotDied(f"the process running your code sent garbage ({what})")
+            raise SlotDied(f"the grading process sent garbage ({what})")
         return frame
 
-    def interrupt(self) -> None:
+    def done(self, seconds: float = 60) -> dict:
+        """The server's ``done`` for the current child, then the root sweep of what the
+        student user left; a slot that cannot be swept clean is ended (restarted on
+        the next ``ensure``). The ``done`` frame (``why``, ``clean``)."""
+        deadline = time.monotonic() + seconds
+        try:
+            while (frame := self.next(deadline, "ending your code's process")).get("t") != "done":
+                pass
+        except TimeoutError:
+            self.stop(failed=True)
+            return {"t": "done", "why": "died", "clean": False}
+        left = sandbox.between(self.proc, self.ctx.boundary) if self.proc is not None else []
+        if left or frame.get("clean") is False:
+            self.stop(failed=True)
+        return frame
+
+    def interrupt(self) -> dict:
         """Ask the server to kill the running child; end the slot if it does not answer."""
         try:
-            self.send({"t": "stop"})
-            deadline = time.monotonic() + 15
-            while self.next(deadline, "stopping").get("t") != "done":
-                pass
-        except (SlotDied, TimeoutError):
+            self.ctl.send(b"x")
+            return self.done(15)
+        except (SlotDied, OSError, AttributeError):
             self.stop(failed=True)
+            return {"t": "done", "why": "stopped", "clean": False}
 
     def stop(self, failed: bool = False) -> None:
-        """End the server and every process of the slot's user (``failed``: count a restart)."""
+        """End the server and every process of the slot's users (``failed``: count a restart)."""
         if self.proc is not None:
             sandbox.end(self.proc, self.ctx.boundary)
             self.proc = None
             self.ctx.restarts += failed
+            with contextlib.suppress(OSError):
+                self.ctl.close()
             with contextlib.suppress(OSError):
                 os.rmdir(self.parent)
 

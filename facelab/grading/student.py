@@ -1,16 +1,28 @@
-"""The student side: a fork server that runs each student's code in a child of its own.
+"""The student side: a fork server that forks one child per student and phase.
 
-    python -m facelab.grading.student      (started by the pool, inside the sandbox)
+    python -m facelab.grading.student      (started by the pool as the slot's server user)
 
-The server imports numpy, TensorFlow and facelab's encoder once, receives the
-cases' arguments (plain data; the model is a marker) and the test pictures'
-encodings, then, for each student, forks one child that runs that student's
-exercises and exits. No TensorFlow operation runs in the server, so no
-TensorFlow thread pool exists when it forks (``start()`` checks that the
-process has a single thread). When a child ends, or the grader says
-``stop``, the server kills every process the child left (``kill(-1)``: all
-processes of its unprivileged user, or of its PID namespace, but itself)
-before it answers ``done``, so nothing of one student outlives its grading.
+Who holds what:
+
+* The server runs as the slot's server user (``facelab-server<k>``), keeping
+  only CAP_SETUID, CAP_SETGID and CAP_SETPCAP, not dumpable. It imports numpy,
+  TensorFlow and facelab's encoder once and holds the test pictures'
+  encodings (the stand-in model's table), nothing else: it never receives a
+  student's code, a case's arguments or an answer. For each child the grader
+  sends it one byte and a socket (SCM_RIGHTS); it forks, closes its copy and
+  watches the child (exit, memory, the grader's ``stop``). No TensorFlow
+  operation runs in the server, so no thread pool exists when it forks.
+* The child switches to the student user (``facelab-sandbox<k>``) and drops
+  every capability before anything else, then reads its job (the pieces of
+  code to run and the arguments of one phase's cases) from its own socket and
+  answers there, straight to the grader: no other student's code or answers
+  ever pass through the memory it inherits. A student process cannot signal,
+  limit, renice, reschedule or ptrace the server (another uid).
+* When the child ends, or the grader says stop, the server kills every
+  process of the student user (``kill(-1)`` from a helper that becomes the
+  student user: a fork bomb cannot outrun it), reaps them all as the child
+  subreaper and answers ``done``; the grader then empties, as root, what the
+  student user left in the scratch and the shared folders.
 
 Nothing here imports the modules holding secrets: the child gets no expected
 value, no judge, no hidden case name; it answers with plain outcomes.
@@ -22,11 +34,13 @@ serves the stored encodings of the test pictures through facelab's own
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import io
 import os
 import select
 import signal
+import socket
 import sys
 import threading
 import time
@@ -34,16 +48,9 @@ import time
 import numpy as np
 
 from . import wire
-from ..errors import GradingError
 
 MAX_STDOUT = 20_000
-
-
-class TensorArg:
-    """A tensor argument, kept as numpy in the server (no TF op before fork)."""
-
-    def __init__(self, array: np.ndarray):
-        self.array = array
+STOP, CHILD = b"x", b"s"   # the grader's one-byte requests on the control socket
 
 
 class StandInModel:
@@ -78,21 +85,6 @@ class StandInModel:
 
 
 # ------------------------------------------------------------------ the child
-
-def _fresh(obj, model, tf):
-    """A student's own copy of the arguments: tensors built here, arrays copied."""
-    if isinstance(obj, TensorArg):
-        return tf.constant(obj.array)
-    if isinstance(obj, dict):
-        return {k: _fresh(v, model, tf) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_fresh(v, model, tf) for v in obj)
-    if isinstance(obj, np.ndarray):
-        return obj.copy()
-    if obj is ModelMarker:
-        return model
-    return obj
-
 
 def call(fn, args, kwargs) -> dict:
     """Call a student function with facelab's own :func:`facelab.calling.call_case`;
@@ -132,41 +124,120 @@ def _define(pieces: list[dict], name: str):
     return (fn if error is None else None), error, notes
 
 
-def run_child(job: dict, cases: dict, table: dict, wfd: int) -> None:
-    """One student's exercises, case by case; each answer is a frame on ``wfd``."""
+def read_job(fd: int) -> tuple[list, dict]:
+    """The job on the child's own socket: a ``job`` frame (exercises: name, pieces, case
+    indices), then one ``args`` frame per case. (exercises, {(name, i): (args, kwargs)})."""
+    job = wire.recv(fd)
+    if not isinstance(job, dict) or job.get("t") != "job":
+        raise wire.WireError("expected a job")
+    args = {}
+    for _ in range(sum(len(ex["cases"]) for ex in job["exercises"])):
+        a = wire.recv(fd)
+        args[(a["ex"], a["i"])] = (a["args"], a["kwargs"])
+    return job["exercises"], args
+
+
+def run_child(fd: int, table: dict) -> None:
+    """One student's phase, case by case; each answer is a frame on ``fd``."""
     from .._quiet import tf
 
+    exercises, args = read_job(fd)
     model = StandInModel(table)
-    for ex in job["exercises"]:
+    for ex in exercises:
         name = ex["name"]
         fn, error, notes = _define(ex["pieces"], name)
-        wire.send(wfd, {"t": "defined", "ex": name, "error": error, "notes": notes[:5]})
+        wire.send(fd, {"t": "defined", "ex": name, "error": error, "notes": notes[:5]})
         if fn is None:
             continue
         for i in ex["cases"]:
-            args, kwargs = cases[name][i]
-            outcome = call(fn, _fresh(args, model, tf), _fresh(kwargs, model, tf))
-            wire.send(wfd, {"t": "case", "ex": name, "i": i, "outcome": outcome})
-    wire.send(wfd, {"t": "end"})
+            a, k = args.pop((name, i))
+            outcome = call(fn, wire.decode(a, tf.constant, model), wire.decode(k, tf.constant, model))
+            wire.send(fd, {"t": "case", "ex": name, "i": i, "outcome": outcome})
+    wire.send(fd, {"t": "end"})
+
+
+_CAP_HEADER, _CAP_V3 = 0x20080522, 2
+
+
+def become_student(student) -> None:
+    """In the child, before any student code: the student user (no group but its own),
+    then no capability in any set (permitted, effective, inheritable, ambient,
+    bounding). Raises OSError when any of it does not hold."""
+    if student is None:  # mode none: trusted submissions, nothing to switch
+        return
+    uid, gid = student
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(47, 4, 0, 0, 0)              # PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL
+    for cap in range(64):
+        libc.prctl(24, cap, 0, 0, 0)        # PR_CAPBSET_DROP (needs CAP_SETPCAP: still held)
+    header = (ctypes.c_uint32 * 2)(_CAP_HEADER, 0)
+    if libc.capset(header, (ctypes.c_uint32 * 6)()) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
+    with open("/proc/self/status") as f:
+        caps = {k: v.strip() for k, v in (line.split(":", 1) for line in f if line.startswith("Cap"))}
+    if any(int(v, 16) for v in caps.values()) or os.getresuid() != (uid, uid, uid):
+        raise OSError("the student process kept a capability or a uid")
+
+
+def _fork_one(chan: int, ctl: int, table: dict, student, scratch: str) -> int:
+    """Fork the student's child on its own socket ``chan``; its pid."""
+    pid = os.fork()
+    if pid == 0:  # the child: student user, no capability, own process group
+        code = 1
+        try:
+            os.close(ctl)
+            become_student(student)
+            os.setpgid(0, 0)
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.close(null)
+            os.chdir(scratch)
+            os.environ.update(HOME=scratch, TMPDIR=scratch, MPLCONFIGDIR=scratch)
+            run_child(chan, table)
+            code = 0
+        finally:
+            os._exit(code)
+    return pid
 
 
 # ------------------------------------------------------------------ the server
 
-def _sweep(dedicated_user: bool, child: int, seconds: float = 30.0) -> bool:
-    """Kill what a student's child left behind: every process we may signal but us
-    (our user is the slot's own), again and again until we have no child left. As the
-    child subreaper we inherit every orphan of the child, so "no child" means gone, and
-    each one is reaped (a fork bomb's zombies would otherwise use up the process limit).
-    True when nothing is left; False when children remain after ``seconds`` (the grader
-    then replaces this server rather than run the next student beside them)."""
-    if child > 0:
+def _kill_student(student, child: int) -> None:
+    """Kill every process of the student user: a helper becomes that user and runs
+    ``kill(-1, SIGKILL)`` (every process it may signal but itself). Mode none: the
+    child's process group."""
+    if student is None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(child, signal.SIGKILL)
+        return
+    helper = os.fork()
+    if helper == 0:
+        try:
+            os.setgroups([])
+            os.setresgid(student[1], student[1], student[1])
+            os.setresuid(student[0], student[0], student[0])
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+
+
+def _sweep(student, child: int, seconds: float = 30.0) -> bool:
+    """Kill what a student's child left behind, again and again until we have no child
+    left. As the child subreaper we inherit every orphan of the child, so "no child"
+    means gone, and each one is reaped (a fork bomb's zombies would otherwise use up
+    the process limit). True when nothing is left; False when children remain after
+    ``seconds`` (the grader then replaces this server)."""
     deadline = time.monotonic() + seconds
+    last = 0.0
     while True:
-        if dedicated_user:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(-1, signal.SIGKILL)
+        if time.monotonic() - last > 0.05:
+            with contextlib.suppress(OSError):
+                _kill_student(student, child)
+            last = time.monotonic()
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
@@ -185,161 +256,86 @@ def _rss_mb(pid: int) -> float:
         return 0.0
 
 
-CHILD_FRAMES = ("defined", "case", "end")
+def _request(ctl: socket.socket) -> tuple[bytes, list]:
+    """One request of the grader: (byte, fds); (b"", []) when the grader is gone."""
+    try:
+        msg, fds, _, _ = socket.recv_fds(ctl, 1, 4)
+    except OSError:
+        return b"", []
+    return msg, fds
 
 
-class _Relay:
-    """The child's own pipe, read here: only well-formed child frames reach the grader,
-    so nothing a student writes can pass for this server's ``done`` or for the next
-    student's answers."""
-
-    def __init__(self, fd: int, wfd: int):
-        self.reader, self.wfd, self.broken = wire.FrameReader(fd), wfd, False
-
-    def pump(self) -> None:
-        """Forward every complete frame waiting in the pipe (never blocks)."""
-        while not self.broken:
-            try:
-                frame = self.reader.next(0.0)
-            except (TimeoutError, EOFError):
-                return
-            except wire.WireError:
-                self.broken = True
-                return
-            if isinstance(frame, dict) and frame.get("t") in CHILD_FRAMES:
-                wire.send(self.wfd, frame)
-            else:
-                self.broken = True
-
-
-def _watch(child: int, rfd: int, relay: _Relay, memory_mb: float) -> str:
-    """Relay the child's frames until it exits, the grader says ``stop``, the child
-    breaks the protocol or passes the memory limit."""
+def _watch(child: int, ctl: socket.socket, memory_mb: float) -> str:
+    """Wait until the child exits, the grader says stop (or goes) or the child passes
+    the memory limit."""
     while True:
         pid, status = os.waitpid(child, os.WNOHANG)
         if pid:
-            relay.pump()
             return "exited" if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 else "died"
-        ready, _, _ = select.select([rfd, relay.reader.fd], [], [], 0.02)
-        if relay.reader.fd in ready:
-            relay.pump()
-            if relay.broken:
-                return "garbage"
-        if rfd in ready:
-            try:
-                msg = wire.recv(rfd)
-            except (EOFError, wire.WireError):
+        ready, _, _ = select.select([ctl], [], [], 0.02)
+        if ready:
+            msg, fds = _request(ctl)
+            for fd in fds:
+                os.close(fd)
+            if not msg:
                 return "grader gone"
-            if msg.get("t") == "stop":
+            if msg == STOP:
                 return "stopped"
         if memory_mb and _rss_mb(child) > memory_mb:
             return "memory"
 
 
-def _fresh_workdir(base: str, dedicated_user: bool) -> str:
-    """An empty ``work`` folder in the server's scratch (its cwd); the rest of the scratch
-    and, for a user of our own, our files in the shared temporary folders are removed."""
-    import shutil
-
-    if not os.path.basename(base).startswith("facelab-slot"):
-        raise GradingError(f"refusing to empty {base}: expected a grading slot's scratch folder")
-    for entry in os.listdir(base):
-        path = os.path.join(base, entry)
-        with contextlib.suppress(OSError):
-            shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
-    for shared in (("/tmp", "/var/tmp", "/dev/shm") if dedicated_user else ()):
-        with contextlib.suppress(OSError), os.scandir(shared) as it:
-            for e in it:
-                with contextlib.suppress(OSError):
-                    if e.stat(follow_symlinks=False).st_uid == os.getuid() and \
-                            not (base + "/").startswith(os.path.realpath(e.path) + "/"):
-                        shutil.rmtree(e.path) if e.is_dir(follow_symlinks=False) else os.unlink(e.path)
-    work = os.path.join(base, "work")
-    os.mkdir(work, 0o700)
-    return work
-
-
-def _fork_one(job: dict, cases: dict, table: dict, keep: tuple, work: str) -> tuple[int, int]:
-    """Fork the student's child; (its pid, the read end of its own answer pipe)."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: own process group, no way to the grader's pipes
-        code = 1
-        try:
-            os.setpgid(0, 0)
-            null = os.open(os.devnull, os.O_RDWR)
-            for fd in (0, 1, 2):
-                os.dup2(null, fd)
-            for fd in (r, *keep):
-                os.close(fd)
-            os.chdir(work)
-            os.environ.update(HOME=work, TMPDIR=work, MPLCONFIGDIR=work)
-            run_child(job, cases, table, w)
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(w)
-    return pid, r
-
-
-def serve(rfd: int, wfd: int) -> None:
-    """The server's loop: hello, then one child per ``student`` message until EOF."""
+def serve(ctl: socket.socket) -> None:
+    """The server's loop: hello, then one child per request until the grader is gone."""
     from .. import calling, model  # noqa: F401 - imported once, before any fork
     from .._quiet import tf  # noqa: F401
 
-    setup = wire.recv(rfd)
-    cases = {name: [(wire.decode(a, TensorArg, ModelMarker), wire.decode(k, TensorArg, ModelMarker))
-                     for a, k in per] for name, per in setup["cases"].items()}
+    cfd = ctl.fileno()
+    setup = wire.recv(cfd)
     table = {k: wire.decode(v) for k, v in setup["table"]}
-    dedicated, memory_mb = bool(setup.get("dedicated_user")), float(setup.get("memory_mb") or 0)
+    student = tuple(setup["student"]) if setup.get("student") else None
+    memory_mb = float(setup.get("memory_mb") or 0)
     scratch = os.path.realpath(str(setup["scratch"]))
     del setup
     if sys.path and sys.path[0] in ("", "."):
         sys.path.pop(0)  # never import from a student's working folder
-    wire.send(wfd, {"t": "hello", "threads": len(os.listdir("/proc/self/task")),
+    wire.send(cfd, {"t": "hello", "threads": len(os.listdir("/proc/self/task")),
                     "py_threads": threading.active_count()})
     while True:
-        try:
-            job = wire.recv(rfd)
-        except EOFError:
+        msg, fds = _request(ctl)
+        if not msg:
             return
-        if not isinstance(job, dict) or job.get("t") != "student":
+        if msg != CHILD or len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
             continue  # a late `stop` for a child that had already ended
         t0 = time.monotonic()
         try:
-            child, answers = _fork_one(job, cases, table, (rfd, wfd), _fresh_workdir(scratch, dedicated))
+            child = _fork_one(fds[0], cfd, table, student, scratch)
         except OSError:  # no process left to fork (a limit): clean, then ask for a fresh server
-            _sweep(dedicated, 0, 2.0)
-            wire.send(wfd, {"t": "done", "why": "died", "seconds": 0, "clean": False})
+            os.close(fds[0])
+            _sweep(student, 0, 2.0)
+            wire.send(cfd, {"t": "done", "why": "died", "seconds": 0, "clean": False})
             continue
-        relay = _Relay(answers, wfd)
-        why = _watch(child, rfd, relay, memory_mb)
-        clean = _sweep(dedicated, child)
-        relay.pump()  # what the child wrote before it died, then nothing more
-        os.close(answers)
-        with contextlib.suppress(OSError):
-            _fresh_workdir(scratch, dedicated)
-        wire.send(wfd, {"t": "done", "why": why, "seconds": round(time.monotonic() - t0, 3),
+        os.close(fds[0])
+        why = _watch(child, ctl, memory_mb)
+        clean = _sweep(student, child)
+        wire.send(cfd, {"t": "done", "why": why, "seconds": round(time.monotonic() - t0, 3),
                         "clean": clean})
         if why == "grader gone":
             return
 
 
-class ModelMarker:
-    """Where the model goes in a case's arguments (replaced by the stand-in in the child)."""
-
-
 def main() -> None:
-    rfd, wfd = os.dup(0), os.dup(1)
+    ctl = socket.socket(fileno=os.dup(0))
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)
     with contextlib.suppress(Exception):
-        import ctypes
         libc = ctypes.CDLL(None)
-        libc.prctl(4, 0, 0, 0, 0)   # PR_SET_DUMPABLE 0: no ptrace, no /proc/<pid>/mem from a child
+        libc.prctl(4, 0, 0, 0, 0)   # PR_SET_DUMPABLE 0: no ptrace, no /proc/<pid>/mem
         libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans of a child come to us, reaped
-    serve(rfd, wfd)
+    serve(ctl)
 
 
 if __name__ == "__main__":

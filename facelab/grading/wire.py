@@ -31,11 +31,15 @@ class WireError(Exception):
 
 # ------------------------------------------------------------------ framing
 
+def frame(message) -> bytes:
+    """``message`` (JSON-able) as the bytes of one frame."""
+    payload = json.dumps(message, separators=(",", ":")).encode()
+    return struct.pack(">Q", len(payload)) + payload
+
+
 def send(fd: int, message) -> None:
     """Write ``message`` (JSON-able) as one frame on ``fd``."""
-    payload = json.dumps(message, separators=(",", ":")).encode()
-    data = struct.pack(">Q", len(payload)) + payload
-    view = memoryview(data)
+    view = memoryview(frame(message))
     while view:
         n = os.write(fd, view)
         view = view[n:]
