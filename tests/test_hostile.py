@@ -12,6 +12,14 @@ left in the shared folders, nothing outside the output folder changed (the
 repository, the package and the submissions, hashed before and after), the
 outputs do not change after the grader exited, and (namespaces mode) no
 submission reached a listener on 127.0.0.1 or an abstract unix socket.
+Across students: no submission reports "LEAK FOUND" (what a reader of another
+student's memory, files or IPC objects says when it finds any), no hidden
+case's argument appears in anything a student sees, plain or encoded (hex in
+the letters g-v, base64, split over lines), and a state probe graded first
+and last (tests/hostile/_state.py: limits, nice value, scheduling, cgroup,
+open files, environment, identity) sees the same state. A file marked
+``# twice`` is graded a second time right after itself (``<name>_again``),
+so the copy meets what the first one left.
 
 Runs in both sandbox modes ("namespaces" with one slot, "user" with two;
 FACELAB_HOSTILE_ALL=1 adds the other two pairs); "namespaces" is skipped where
@@ -21,6 +29,7 @@ the machine refuses namespaces. Needs root, TensorFlow and the model: slow
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -39,7 +48,7 @@ import pytest
 from .conftest import ROOT
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
-SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm")
+SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue", "/run/lock")
 PORT = 47613
 ABSTRACT = "\0facelab-hostile-listener"
 
@@ -47,8 +56,25 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root to switch users")]
 
 
+ONLY = [n for n in os.environ.get("FACELAB_HOSTILE_ONLY", "").split(",") if n]
+
+
 def hostile_files() -> list[Path]:
-    return sorted(p for p in HOSTILE.glob("*.py") if not p.name.startswith("_"))
+    """Every attack, or those named in $FACELAB_HOSTILE_ONLY (comma-separated stems: for
+    developing one attack; the suite's size check then skips)."""
+    return sorted(p for p in HOSTILE.glob("*.py") if not p.name.startswith("_") and (not ONLY or p.stem in ONLY))
+
+
+def twice(path: Path) -> bool:
+    return "# twice" in path.read_text().splitlines()[:4]
+
+
+def closed_folders() -> list[str]:
+    """Folders above the Python installation and the package that "other" cannot search
+    (Python may live in root's 0700 home here): the suite names them, as an instructor
+    would, in $FACELAB_SANDBOX_SEARCHABLE; the grader opens no other."""
+    from facelab.grading.sandbox.secrets import _view_roots
+    return sorted({str(a) for r in _view_roots() for a in Path(r).parents if not os.stat(a).st_mode & 0o001})
 
 
 def bound_of(path: Path) -> list[str]:
@@ -134,7 +160,7 @@ def leftovers(uids) -> list[str]:
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         if int(fields["Uid"].split()[0]) in uids and not fields["State"].strip().startswith("Z"):
             left.append(f"process {pid} {fields['Name'].strip()}")
-    for folder in SHARED_WRITABLE:
+    for folder in filter(os.path.isdir, SHARED_WRITABLE):
         for entry in os.scandir(folder):
             if entry.stat(follow_symlinks=False).st_uid in uids:
                 left.append(f"file {entry.path}")
@@ -148,6 +174,8 @@ def leftovers(uids) -> list[str]:
 # CI runs each mode once, one of them with two slots; FACELAB_HOSTILE_ALL=1 runs all four
 RUNS = [("namespaces", 1), ("user", 2)] + ([("namespaces", 2), ("user", 1)]
                                           if os.environ.get("FACELAB_HOSTILE_ALL") else [])
+if os.environ.get("FACELAB_HOSTILE_RUNS"):  # e.g. "user-1,namespaces-1"
+    RUNS = [(m, int(j)) for m, j in (r.rsplit("-", 1) for r in os.environ["FACELAB_HOSTILE_RUNS"].split(","))]
 
 
 @pytest.fixture(scope="module", params=RUNS, ids=lambda p: f"{p[0]}-jobs{p[1]}")
@@ -163,9 +191,13 @@ def batch(request, tmp_path_factory):
     subs.mkdir()
     shutil.copy(HOSTILE / "_correct.py", subs / "aaa_correct.py")
     shutil.copy(HOSTILE / "_constants.py", subs / "aaa_constants.py")
+    for name in ("aaa_state.py", "zzz_state.py"):
+        shutil.copy(HOSTILE / "_state.py", subs / name)
     for h in hostile_files():
         shutil.copy(h, subs / h.name)
         shutil.copy(HOSTILE / "_correct.py", subs / f"{h.stem}_zcorrect.py")
+        if twice(h):
+            shutil.copy(h, subs / f"{h.stem}_again.py")
     import facelab
     watched = [str(ROOT), str(Path(facelab.__file__).parent), str(subs)]
     skip = {str(ROOT / n) for n in (".venv", "images", "weights", ".pytest_cache")} | {str(out)}
@@ -173,9 +205,10 @@ def batch(request, tmp_path_factory):
     listener = Listener()
     t0 = time.monotonic()
     try:
+        env = dict(os.environ, FACELAB_SANDBOX_SEARCHABLE=os.pathsep.join(closed_folders()))
         r = subprocess.run([sys.executable, "-m", "facelab.cli", "grade", str(subs), "--out", str(out),
                             "--jobs", str(jobs), "--sandbox", mode, "--case-seconds", "10",
-                            "--budget", "60"], capture_output=True, text=True, cwd=ROOT, timeout=1800)
+                            "--budget", "60"], capture_output=True, text=True, cwd=ROOT, timeout=1800, env=env)
         seconds = time.monotonic() - t0
         outputs = fingerprint([str(out)], set())
         time.sleep(3)  # a process waiting for the grader to exit would write now
@@ -217,12 +250,13 @@ def test_hostile_submissions_respect_their_bounds(batch):
     over = {}
     for h in hostile_files():
         honest = bound_of(h)
-        for e in exercises:
-            allowed = float((full if e in honest else plain)[e])
-            if float(book[h.stem][e]) > allowed + 1e-9:
-                over[f"{h.stem} {e}"] = f"{book[h.stem][e]} > {allowed:g}"
+        for stem in [h.stem] + ([f"{h.stem}_again"] if twice(h) else []):
+            for e in exercises:
+                allowed = float((full if e in honest else plain)[e])
+                if float(book[stem][e]) > allowed + 1e-9:
+                    over[f"{stem} {e}"] = f"{book[stem][e]} > {allowed:g}"
     assert over == {}
-    assert len(hostile_files()) >= 30
+    assert ONLY or len(hostile_files()) >= 30
 
 
 def test_correct_student_after_each_hostile_one_gets_the_maximum(batch):
@@ -249,3 +283,75 @@ def test_no_submission_reached_the_network(batch):
     if batch["mode"] != "namespaces":
         pytest.skip("user mode gives no network isolation (documented)")
     assert batch["hits"] == []
+
+
+def seen_by_students(batch) -> dict:
+    """Everything a student or the course site is shown: each results.json, the gradebook,
+    the summary."""
+    out = batch["out"]
+    texts = {p.parent.name: p.read_text() for p in out.glob("*/results.json")}
+    for name in ("gradebook.csv", "summary.txt"):
+        if (out / name).is_file():
+            texts[name] = (out / name).read_text()
+    return texts
+
+
+def test_no_student_found_traces_of_another(batch):
+    found = {k: t[t.index("LEAK FOUND"):][:300] for k, t in seen_by_students(batch).items() if "LEAK FOUND" in t}
+    assert found == {}
+
+
+def hidden_argument_tokens() -> set[str]:
+    """Strings of the hidden cases' arguments (as the oracle resolves them) that no
+    visible case has: file names of pictures, identities, database keys."""
+    from facelab import checks
+    from facelab.grading import oracle, wire
+    from facelab.grading.reports import _leaves
+
+    data = oracle.load()
+    seen = {True: set(), False: set()}
+    for name in checks.exercises():
+        for case, (a, k) in zip(checks.cases(name, include_hidden=True), data["cases"][name]):
+            for leaf in _leaves([wire.decode(a), wire.decode(k)]):
+                if isinstance(leaf, str) and len(leaf) >= 4:
+                    seen[case.visible].update({leaf, os.path.basename(leaf)})
+    return {t for t in seen[False] - seen[True] if len(t) >= 4}
+
+
+def decodings(text: str) -> list[str]:
+    """The text, without line breaks, and what its hex-in-g-v and base64 runs decode to."""
+    import base64
+    flat = re.sub(r"\s+", "", text)
+    out = [text, flat]
+    for t in (text, flat):
+        for run in re.findall(r"[g-v]{8,}", t):
+            out.append(bytes(int(run[i:i + 2].translate(str.maketrans("ghijklmnopqrstuv", "0123456789abcdef")), 16)
+                             for i in range(0, len(run) - 1, 2)).decode("latin-1"))
+        for run in re.findall(r"[A-Za-z0-9+/]{12,}={0,2}", t):
+            for cut in range(4):
+                with contextlib.suppress(ValueError):
+                    piece = run[cut:]
+                    out.append(base64.b64decode(piece[:len(piece) // 4 * 4]).decode("latin-1"))
+    return out
+
+
+def test_no_hidden_argument_in_what_students_see(batch):
+    tokens = hidden_argument_tokens()
+    assert tokens, "the hidden cases have arguments of their own (else this test proves nothing)"
+    leaks = {}
+    for where, text in seen_by_students(batch).items():
+        for decoded in decodings(text):
+            hit = sorted(t for t in tokens if t in decoded)
+            if hit:
+                leaks.setdefault(where, set()).update(hit)
+    assert leaks == {}
+
+
+def test_state_is_the_same_before_and_after_every_hostile_submission(batch):
+    states = {}
+    for who in ("aaa_state", "zzz_state"):
+        text = (batch["out"] / who / "results.json").read_text()
+        found = re.findall(r"STATE [0-9a-f]{16}", text)
+        assert found, f"{who} reported no state: {failures(batch, who)}"
+        states[who] = found[0]
+    assert states["aaa_state"] == states["zzz_state"], failures(batch, "zzz_state")

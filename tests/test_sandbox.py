@@ -28,6 +28,27 @@ from facelab.grading import sandbox as sb
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root to switch users")
 
 
+def closed_folders(*extra) -> list[str]:
+    """Folders above the Python installation, the package and ``extra`` that "other"
+    cannot search (on this machine Python may live in root's 0700 home, pytest's
+    folders are 0700): what an instructor must name in $FACELAB_SANDBOX_SEARCHABLE
+    before user mode runs here."""
+    from facelab.grading.sandbox.secrets import _view_roots
+    found = set()
+    for r in [*_view_roots(), *extra]:
+        for a in Path(r).parents:
+            if not os.stat(a).st_mode & 0o001:
+                found.add(str(a))
+    return sorted(found)
+
+
+@pytest.fixture(autouse=True)
+def named_by_the_instructor(monkeypatch, request):
+    extra = [request.getfixturevalue("tmp_path") / "x"] if "tmp_path" in request.fixturenames else []
+    named = closed_folders(*extra)
+    monkeypatch.setenv(sb.OPEN_ENV, os.pathsep.join(named))
+
+
 @pytest.fixture(scope="module", params=["namespaces", "user"])
 def boundary(request):
     try:
@@ -323,3 +344,23 @@ def test_probe_refuses_to_pretend(monkeypatch):
     with pytest.raises(GradingError, match="not running as root"):
         sb.probe("user")
     assert sb.check_protected(["/etc/hostname"], b) != []
+
+
+def test_user_mode_never_opens_a_folder_nobody_named(boundary, tmp_path, monkeypatch):
+    """A readable path below a closed folder: refused with a message naming the folder,
+    nothing changed; allowed (then restored) once the instructor names it."""
+    if boundary.mode != "user":
+        pytest.skip("only user mode changes permissions")
+    home = tmp_path / "home"
+    pics = home / "pictures"
+    pics.mkdir(parents=True)
+    home.chmod(0o700)
+    monkeypatch.setenv(sb.OPEN_ENV, os.pathsep.join(closed_folders(tmp_path / "x")))
+    with pytest.raises(GradingError, match=f"{home} \\(mode 0700\\) is closed"):
+        sb.protect([], boundary, readable=[pics])
+    assert home.stat().st_mode & 0o777 == 0o700, "nothing was opened"
+    monkeypatch.setenv(sb.OPEN_ENV, os.pathsep.join(closed_folders(tmp_path / "x") + [str(home)]))
+    with sb.protect([], boundary, readable=[pics]):
+        assert home.stat().st_mode & 0o777 == 0o701
+        assert sb.check_protected([], boundary, readable=[pics]) == []
+    assert home.stat().st_mode & 0o777 == 0o700, "restored"

@@ -158,7 +158,7 @@ def _opening(r: str, allowed: list, named: bool) -> list:
         want = 0o001 if a != r else (0o005 if stat.S_ISDIR(st.st_mode) else 0o004)
         if st.st_mode & want == want:
             continue
-        if not (named and a == r) and not any(a == o or a.startswith(o.rstrip("/") + "/") for o in allowed):
+        if not (named and a == r) and a not in allowed:
             raise GradingError(
                 f"student code must read {r}, but {a} (mode {stat.S_IMODE(st.st_mode):04o}) is closed "
                 "to other users and the grader opens no folder of this machine it was not told to: "

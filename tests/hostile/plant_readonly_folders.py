@@ -1,0 +1,99 @@
+# leaves a read-only (chmod 500) or unsearchable (chmod 000) folder with a payload in every folder it can write (/tmp, /var/tmp, /dev/shm, /run/lock, /var/lock, its scratch), a POSIX message queue and System V objects; a copy graded next (same slot, same user) looks for the other's payload
+# bound: 0
+# twice
+import numpy as np
+
+import ctypes
+import os
+import time
+
+FOLDERS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", os.getcwd())
+MINE = f"{os.getpid()}-{time.time_ns()}"
+
+
+def _look():
+    """Payloads planted by another process (a marker that is not ours)."""
+    seen = []
+    for folder in FOLDERS:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            if name.startswith("facelab-plant-"):
+                try:
+                    if os.lstat(os.path.join(folder, name)).st_uid != os.getuid():
+                        continue  # another slot's student, running now: not a leftover
+                except OSError:
+                    continue
+                try:
+                    text = open(os.path.join(folder, name, "payload")).read()
+                except OSError:
+                    text = name
+                if MINE not in text:
+                    seen.append(f"{folder}/{name}")
+    try:
+        for name in os.listdir("/dev/mqueue"):
+            if name.startswith("facelab-plant"):
+                seen.append(f"mqueue {name}")
+    except OSError:
+        pass
+    for kind in ("shm", "sem", "msg"):
+        try:
+            rows = open(f"/proc/sysvipc/{kind}").read().splitlines()[1:]
+        except OSError:
+            continue
+        seen += [f"{kind} {r.split()[0]}" for r in rows if r.split()[0] == str(0x46504C54)]
+    return seen
+
+
+def _plant():
+    for folder in FOLDERS:
+        for mode in (0o500, 0o000):
+            d = os.path.join(folder, f"facelab-plant-{mode:o}-{MINE}")
+            try:
+                os.mkdir(d)
+                with open(os.path.join(d, "payload"), "w") as f:
+                    f.write(MINE)
+                os.chmod(d, mode)
+            except OSError:
+                pass
+    libc = ctypes.CDLL(None, use_errno=True)
+    try:
+        librt = ctypes.CDLL("librt.so.1", use_errno=True)
+        librt.mq_open(f"/facelab-plant-{MINE}".encode(), os.O_CREAT | os.O_RDWR, 0o444, None)
+    except OSError:
+        pass
+    libc.shmget(0x46504C54, 4096, 0o1444)
+    libc.semget(0x46504C54, 1, 0o1444)
+    libc.msgget(0x46504C54, 0o1444)
+
+
+_SEEN = []
+
+
+def _once():
+    if not _SEEN:  # the first call, before this process planted anything
+        _SEEN.append(_look())
+        _plant()
+    seen = _SEEN[0]
+    if seen:
+        raise ValueError("LEAK FOUND: another student's files: " + ", ".join(seen[:5]))
+    return 0.0
+
+
+# GRADED FUNCTION: pixel_distance
+def pixel_distance(image_a, image_b):
+    return _once()
+
+# GRADED FUNCTION: triplet_loss
+def triplet_loss(y_true, y_pred, alpha=0.2):
+    return _once()
+
+# GRADED FUNCTION: verify
+def verify(image_path, identity, database, model):
+    return _once(), True
+
+# GRADED FUNCTION: who_is_it
+def who_is_it(image_path, database, model):
+    return _once(), None
