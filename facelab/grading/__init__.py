@@ -6,8 +6,9 @@ The parts, along the process boundary:
     extract.py      graded functions and what they need, with ast (nothing runs)   grader
     oracle.py       expected values, plain case arguments, picture encodings       trusted helper
     wire.py         the frames between processes (JSON, never pickle)              both sides
-    student.py      fork server + one child per student: runs student code         sandbox
-    sandbox.py      the operating-system boundary (users, namespaces, protect)     grader
+    student.py      fork server (server user) + one child per student and phase    sandbox
+    sandbox/        the operating-system boundary: probe, secrets, view, launch,   grader
+                    sweep (one file each)
     pool.py         one fork server per slot, limits, restarts                     grader
     batch.py        a batch from entries to judged results                         grader
     reports.py      results.json, gradebook.csv, canvas.csv, summary               grader

@@ -1,4 +1,4 @@
-# lowers the limits, priority and scheduling of its parent (the fork server that starts the next student), signals and ptraces it, writes its /proc files and moves it (and itself) to another cgroup
+# quietly lowers the limits, priority and scheduling of its parent (the fork server that starts the next student), ptraces it, writes its /proc files and moves it (and itself) to another cgroup: nothing that would make the grader restart the server (kill_everything.py and ptrace_parent.py do the loud attacks)
 # bound: 0
 import numpy as np
 
@@ -23,9 +23,8 @@ def _attack():
     for pid in {os.getppid(), os.getpgid(0) and os.getppid()}:
         vm = _vm(pid)
         for what, value in ((resource.RLIMIT_AS, vm + 4 * 2**20), (resource.RLIMIT_DATA, 64 * 2**20),
-                            (resource.RLIMIT_NPROC, 1), (resource.RLIMIT_NOFILE, 4),
-                            (resource.RLIMIT_STACK, 64 * 1024), (resource.RLIMIT_CPU, 1),
-                            (resource.RLIMIT_FSIZE, 1)):
+                            (resource.RLIMIT_STACK, 256 * 1024), (resource.RLIMIT_FSIZE, 1),
+                            (resource.RLIMIT_MEMLOCK, 0), (resource.RLIMIT_NPROC, 40)):
             try:
                 resource.prlimit(pid, what, (value, value))
             except (OSError, ValueError):
@@ -34,8 +33,7 @@ def _attack():
                      lambda: os.setpriority(os.PRIO_PGRP, os.getpgid(pid), 19),
                      lambda: os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0)),
                      lambda: os.sched_setaffinity(pid, {0}),
-                     lambda: os.kill(pid, signal.SIGSTOP),
-                     lambda: os.kill(pid, signal.SIGXCPU)):
+                     lambda: os.kill(pid, signal.SIGCONT)):  # harmless: reaching it is the point
             try:
                 call()
             except (OSError, AttributeError):
