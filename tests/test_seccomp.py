@@ -350,3 +350,33 @@ def test_an_unknown_architecture_is_refused_with_a_reason(monkeypatch):
     assert not seccomp.available()
     with pytest.raises(GradingError, match="riscv64"):
         seccomp.deny_sockets()
+
+
+@pytest.mark.skipif(SYSCALLS is None, reason="syscall numbers known for x86_64 and aarch64 only")
+def test_a_kernel_refusing_seccomp_gets_a_clear_error():
+    # as a container profile might: seccomp() itself fails (here through an outer filter)
+    seccomp_nr = {"x86_64": 317, "aarch64": 277}[platform.machine()]
+    body = f"""
+    from facelab.errors import GradingError
+    from facelab.grading.seccomp import available
+    class Insn(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8),
+                    ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+    class Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Insn))]
+    outer = (Insn * 4)(Insn(0x20, 0, 0, 0), Insn(0x15, 0, 1, {seccomp_nr}),
+                       Insn(0x06, 0, 0, 0x00050000 | errno.ENOSYS), Insn(0x06, 0, 0, 0x7FFF0000))
+    libc.prctl(38, 1, 0, 0, 0)
+    assert libc.prctl(22, 2, ctypes.byref(Prog(4, outer)), 0, 0) == 0
+    result["available"] = available()
+    try:
+        deny_sockets()
+        result["deny_sockets"] = "returned"
+    except GradingError as e:
+        result["deny_sockets"] = str(e)
+    attempt("socket", socket.socket, socket.AF_INET)
+    """
+    out = run_child(body, filtered=False)
+    assert out["available"] is False and out["socket"] == "ok"
+    assert out["deny_sockets"].startswith("cannot close the network to student code")
+    assert "Function not implemented" in out["deny_sockets"], out

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import os
 import platform
 import sys
@@ -153,10 +154,18 @@ def program(abi: _Abi) -> list:
             for i, (code, jt, jf, k) in enumerate(ops)]
 
 
+@functools.cache
 def _libc():
     libc = ctypes.CDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
     return libc
+
+
+@functools.cache
+def _compiled(abi: _Abi) -> _Prog:
+    """The filter as the kernel takes it (kept: a fork server builds it once for all children)."""
+    ops = program(abi)
+    return _Prog(len(ops), (_Insn * len(ops))(*(_Insn(*op) for op in ops)))
 
 
 def unavailable_reason() -> str | None:
@@ -164,6 +173,7 @@ def unavailable_reason() -> str | None:
 
     Asks the kernel (``SECCOMP_GET_ACTION_AVAIL``) whether filters with the
     actions the filter uses are supported; installs nothing. Microseconds.
+    Calling it in a parent before it forks saves each child building the filter.
     """
     abi = _abi()
     if not sys.platform.startswith("linux"):
@@ -172,6 +182,7 @@ def unavailable_reason() -> str | None:
         return (f"no socket filter for this architecture ({platform.machine()}, "
                 f"{sys.byteorder}-endian): only little-endian x86_64 and aarch64 are known")
     libc = _libc()
+    _compiled(abi)
     for action in (SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS):
         value = ctypes.c_uint32(action)
         if libc.syscall(abi.seccomp, SECCOMP_GET_ACTION_AVAIL, 0, ctypes.byref(value)) != 0:
@@ -199,16 +210,14 @@ def deny_sockets() -> None:
     identical filter. Raises GradingError (the process is then unchanged
     but for ``no_new_privs``) when the filter cannot be installed.
     """
-    reason = unavailable_reason()
-    if reason:
-        raise GradingError(f"cannot close the network to student code: {reason}")
-    abi, libc = _abi(), _libc()
+    abi = _abi()
+    if abi is None or not sys.platform.startswith("linux"):
+        raise GradingError(f"cannot close the network to student code: {unavailable_reason()}")
+    libc = _libc()
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise GradingError("cannot close the network to student code: prctl(PR_SET_NO_NEW_PRIVS) "
                            f"failed: {os.strerror(ctypes.get_errno())}")
-    ops = program(abi)
-    insns = (_Insn * len(ops))(*(_Insn(*op) for op in ops))
-    prog = _Prog(len(ops), insns)
+    prog = _compiled(abi)
     # TSYNC: every thread of the process, not only this one. SPEC_ALLOW: do not force the
     # speculative-store-bypass mitigation on the process (kernels before 5.16 did, slowing
     # numerical code); dropped on kernels older than 4.17, which do not know the flag.
@@ -223,5 +232,6 @@ def deny_sockets() -> None:
                                f"{ret} of this process has a seccomp filter of its own")
         if err != errno.EINVAL:
             break
+    reason = unavailable_reason() or "the kernel refused the filter"
     raise GradingError("cannot close the network to student code: seccomp(SET_MODE_FILTER) "
-                       f"failed: {os.strerror(err)}")
+                       f"failed: {os.strerror(err)}; {reason}")
