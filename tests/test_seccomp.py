@@ -332,7 +332,8 @@ def test_threads_started_before_the_filter_are_filtered_too():
 def test_an_unprivileged_process_can_install_it():
     # as the sandbox user does: no capabilities (deny_sockets sets no_new_privs itself)
     body = """
-    result["no_new_privs_before"] = open("/proc/self/status").read().split("NoNewPrivs:")[1].split()[0]
+    status = open("/proc/self/status").read()
+    result["no_new_privs_before"] = status.split("NoNewPrivs:")[1].split()[0]
     deny_sockets()
     attempt("socket", socket.socket, socket.AF_INET)
     result["uid"] = os.getuid()

@@ -126,7 +126,7 @@ def _abi() -> _Abi | None:
     return ABIS.get(platform.machine().lower()) if sys.byteorder == "little" else None
 
 
-def program(abi: _Abi) -> list:
+def _program(abi: _Abi) -> list:
     """The filter as (code, jt, jf, k) tuples, jumps already resolved.
 
     Order: wrong ABI -> kill; x32 number -> EPERM; a denied number -> EPERM;
@@ -164,7 +164,7 @@ def _libc():
 @functools.cache
 def _compiled(abi: _Abi) -> _Prog:
     """The filter as the kernel takes it (kept: a fork server builds it once for all children)."""
-    ops = program(abi)
+    ops = _program(abi)
     return _Prog(len(ops), (_Insn * len(ops))(*(_Insn(*op) for op in ops)))
 
 
