@@ -208,7 +208,7 @@ def deny_sockets() -> None:
     and installs the filter described in the module docstring on every
     thread of the process. Costs about 0.2 ms in a forked child whose parent
     called :func:`available` (0.7 ms if not: ctypes loads libc); afterwards
-    each system call costs some 30 ns more (Linux 5.11+ caches the answer per
+    each system call costs some 30 ns more (recent kernels cache the answer per
     syscall number instead of running the 21 BPF instructions), which numpy
     code does not notice.
     Takes no arguments and returns None; calling it twice stacks a second,
