@@ -113,7 +113,8 @@ class Slot:
         self.scratch = os.path.realpath(scratch)
         users = self.ctx.boundary.users
         student = list(users[self.index][1:]) if self.ctx.boundary.mode != "none" else None
-        self.send(dict(self.ctx.setup, scratch=self.scratch, student=student))
+        self.send(dict(self.ctx.setup, scratch=self.scratch, student=student,
+                       no_network=self.ctx.boundary.mode == "user"))
         hello = self.next(time.monotonic() + START_SECONDS, "starting the grading process")
         if hello.get("t") != "hello":
             self.stop(failed=True)
@@ -245,5 +246,12 @@ def check_ready(ctx: Context, trusted: bool) -> None:
     if ctx.boundary.mode == "none" and not trusted:
         raise GradingError(f"{ctx.boundary.describe()}; refusing to grade (pass "
                            "--trusted-submissions to grade work you trust without a sandbox)")
+    if ctx.boundary.mode == "user" and not trusted:
+        from . import seccomp
+        why = seccomp.unavailable_reason()
+        if why:
+            raise GradingError(f"user mode gives student code no network namespace and the seccomp "
+                               f"filter that closes the network cannot work here ({why}); refusing to "
+                               "grade (pass --trusted-submissions to grade work you trust)")
     if not checks.exercises():
         raise GradingError("no graded exercise is defined")

@@ -18,6 +18,9 @@ Who holds what:
   answers there, straight to the grader: no other student's code or answers
   ever pass through the memory it inherits. A student process cannot signal,
   limit, renice, reschedule or ptrace the server (another uid).
+* In user mode (no network namespace) the child also installs
+  :func:`facelab.grading.seccomp.deny_sockets` before any student code: no
+  socket can be made, so nothing can be sent away.
 * When the child ends, or the grader says stop, the server kills every
   process of the student user (``kill(-1)`` from a helper that becomes the
   student user: a fork bomb cannot outrun it), reaps them all as the child
@@ -182,14 +185,19 @@ def become_student(student) -> None:
         raise OSError("the student process kept a capability or a uid")
 
 
-def _fork_one(chan: int, ctl: int, table: dict, student, scratch: str) -> int:
-    """Fork the student's child on its own socket ``chan``; its pid."""
+def _fork_one(chan: int, ctl: int, table: dict, student, scratch: str, no_network: bool) -> int:
+    """Fork the student's child on its own socket ``chan``; its pid. ``no_network``
+    (user mode: no network namespace): the child installs the seccomp filter that
+    refuses every new socket before any student code runs."""
     pid = os.fork()
     if pid == 0:  # the child: student user, no capability, own process group
         code = 1
         try:
             os.close(ctl)
             become_student(student)
+            if no_network:
+                from .seccomp import deny_sockets
+                deny_sockets()  # raises: the child exits before any student code
             os.setpgid(0, 0)
             null = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
@@ -296,6 +304,10 @@ def serve(ctl: socket.socket) -> None:
     student = tuple(setup["student"]) if setup.get("student") else None
     memory_mb = float(setup.get("memory_mb") or 0)
     scratch = os.path.realpath(str(setup["scratch"]))
+    no_network = bool(setup.get("no_network"))
+    if no_network:
+        from . import seccomp
+        seccomp.available()  # builds the filter once, before any fork
     del setup
     if sys.path and sys.path[0] in ("", "."):
         sys.path.pop(0)  # never import from a student's working folder
@@ -311,7 +323,7 @@ def serve(ctl: socket.socket) -> None:
             continue  # a late `stop` for a child that had already ended
         t0 = time.monotonic()
         try:
-            child = _fork_one(fds[0], cfd, table, student, scratch)
+            child = _fork_one(fds[0], cfd, table, student, scratch, no_network)
         except OSError:  # no process left to fork (a limit): clean, then ask for a fresh server
             os.close(fds[0])
             _sweep(student, 0, 2.0)

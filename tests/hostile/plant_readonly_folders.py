@@ -5,10 +5,11 @@ import numpy as np
 
 import ctypes
 import os
-import time
 
+KEY = 0x46500000 | (os.getpid() & 0xFFFF)  # System V key of this process's objects
 FOLDERS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", os.getcwd())
-MINE = f"{os.getpid()}-{time.time_ns()}"
+# this process's own mark (pid and start time): each exercise's cell runs this file again
+MINE = f"{os.getpid()}-{open('/proc/self/stat').read().rsplit(')', 1)[1].split()[19]}"
 
 
 def _look():
@@ -34,7 +35,7 @@ def _look():
                     seen.append(f"{folder}/{name}")
     try:
         for name in os.listdir("/dev/mqueue"):
-            if name.startswith("facelab-plant"):
+            if name.startswith("facelab-plant") and MINE not in name:
                 seen.append(f"mqueue {name}")
     except OSError:
         pass
@@ -43,7 +44,8 @@ def _look():
             rows = open(f"/proc/sysvipc/{kind}").read().splitlines()[1:]
         except OSError:
             continue
-        seen += [f"{kind} {r.split()[0]}" for r in rows if r.split()[0] == str(0x46504C54)]
+        seen += [f"{kind} {r.split()[0]}" for r in rows
+                 if int(r.split()[0]) >> 16 == 0x4650 and int(r.split()[0]) != KEY]
     return seen
 
 
@@ -64,9 +66,9 @@ def _plant():
         librt.mq_open(f"/facelab-plant-{MINE}".encode(), os.O_CREAT | os.O_RDWR, 0o444, None)
     except OSError:
         pass
-    libc.shmget(0x46504C54, 4096, 0o1444)
-    libc.semget(0x46504C54, 1, 0o1444)
-    libc.msgget(0x46504C54, 0o1444)
+    libc.shmget(KEY, 4096, 0o1444)
+    libc.semget(KEY, 1, 0o1444)
+    libc.msgget(KEY, 0o1444)
 
 
 _SEEN = []
