@@ -114,6 +114,17 @@ def root(tmp_path_factory, office):
     return root
 
 
+def closed_folders(*paths) -> list[str]:
+    """Folders above ``paths`` and the real Python installation "other" cannot search."""
+    import sysconfig as sc
+    found = set()
+    for p in [*paths, os.path.realpath(sys.executable), sc.get_paths()["stdlib"]]:
+        for a in Path(os.path.realpath(p)).parents:
+            if not os.stat(a).st_mode & 0o001:
+                found.add(str(a))
+    return sorted(found)
+
+
 def run_autograder(root: Path, files: dict) -> tuple[dict, float, float]:
     sub = root / "submission"
     shutil.rmtree(sub, ignore_errors=True)
@@ -124,6 +135,9 @@ def run_autograder(root: Path, files: dict) -> tuple[dict, float, float]:
         (sub / name).write_bytes(data)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACELAB_")}
     env.update(AUTOGRADER_ROOT=str(root), FACELAB_SANDBOX="user")  # Gradescope: no namespaces
+    # here (not on Gradescope) pytest's folders and the Python below root's home are closed
+    # to other users: name them, as an instructor would, so user mode may open them
+    env["FACELAB_SANDBOX_SEARCHABLE"] = os.pathsep.join(closed_folders(root / "venv" / "bin"))
     t0 = time.monotonic()
     proc = subprocess.Popen(["bash", str(root / "run_autograder")], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)

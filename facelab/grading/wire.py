@@ -191,7 +191,10 @@ class FrameReader:
             left = max(0.0, deadline - time.monotonic())
             ready, _, _ = select.select([self.fd], [], [], min(left, 0.05))
             if ready:
-                chunk = os.read(self.fd, 1 << 20)
+                try:
+                    chunk = os.read(self.fd, 1 << 20)
+                except ConnectionResetError:  # a socket whose other end died with data unread
+                    chunk = b""
                 if not chunk:
                     raise EOFError("the other process closed the pipe")
                 self.buf += chunk
