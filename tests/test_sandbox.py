@@ -364,3 +364,76 @@ def test_user_mode_never_opens_a_folder_nobody_named(boundary, tmp_path, monkeyp
         assert home.stat().st_mode & 0o777 == 0o701
         assert sb.check_protected([], boundary, readable=[pics]) == []
     assert home.stat().st_mode & 0o777 == 0o700, "restored"
+
+
+PLANT = TRY + """
+import ctypes
+made = {}
+for d in sys.argv[1:]:
+    for mode in (0o500, 0o000):
+        p = f'{d}/facelab-plant-{mode:o}'
+        def plant():
+            os.mkdir(p)
+            open(p + '/payload', 'w').write('x')
+            os.chmod(p, mode)
+        made[p] = attempt('plant', plant)
+libc = ctypes.CDLL(None, use_errno=True)
+made['sysv'] = 'ok' if libc.shmget(0x46504C55, 4096, 0o1444) >= 0 else 'refused'
+print(json.dumps(made), flush=True)
+import time; time.sleep(60)
+"""
+
+LOOK = """
+import json, os, sys
+found = [f'{d}/{n}' for d in sys.argv[1:] if os.path.isdir(d) for n in os.listdir(d) if 'facelab-plant' in n]
+rows = open('/proc/sysvipc/shm').read().splitlines()[1:]
+found += ['shm'] * sum(r.split()[0] == str(0x46504C55) for r in rows)
+print(json.dumps(found))
+"""
+
+
+def test_between_students_the_grader_empties_everything_the_student_user_left(boundary):
+    """A server launched in the slot (as its server user) sees a student process plant
+    read-only and unsearchable folders in every shared writable folder, its scratch and
+    a System V segment; after ``between`` (root's sweep) a new process
+    of the slot's student user finds none of it. Without the sweep it finds them."""
+    folders = [d for d in sb.SHARED_WRITABLE if os.path.isdir(d) or boundary.mode == "namespaces"]
+    scratch = tempfile.mkdtemp(prefix="facelab-test-scratch-")
+    # the server side: a shell as the server user keeping its capabilities, running a
+    # planter as the student user (setpriv), then a looker, each on request
+    server = sb.launch(["/bin/sh", "-c", "cat >/dev/null"], boundary=boundary, scratch=scratch,
+                       server=True)
+    name, uid, gid = boundary.users[0]
+
+    def as_student(code, *args):
+        argv = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--inh-caps=-all",
+                "--bounding-set=-all", "--", sys.executable, "-I", "-c", code, *args]
+        if boundary.mode == "namespaces":
+            argv = ["nsenter", "-t", str(server.pid), "-m", "-i", "-r", "--", *argv]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd="/")
+
+    try:
+        planted = as_student(PLANT.replace("time.sleep(60)", "pass"), *folders, os.path.realpath(scratch))
+        made = json.loads(planted.stdout or "{}")
+        assert made and made.get("sysv") == "ok", planted.stderr[-500:]
+        assert sum(v == "ok" for k, v in made.items() if k.startswith("/")) >= 4
+        control = json.loads(as_student(LOOK, *folders, os.path.realpath(scratch)).stdout)
+        assert control, "control: without the sweep the next process finds the plants"
+        assert sb.between(server, boundary) == []
+        assert json.loads(as_student(LOOK, *folders, os.path.realpath(scratch)).stdout) == []
+    finally:
+        sb.end(server, boundary)
+
+
+def test_no_posix_message_queue_can_be_made(boundary):
+    """User mode cannot list (so sweep) POSIX message queues where /dev/mqueue is not
+    mounted: RLIMIT_MSGQUEUE 0 stops student code making one at all."""
+    code = TRY + """
+    import ctypes
+    librt = ctypes.CDLL('librt.so.1', use_errno=True)
+    fd = librt.mq_open(b'/facelab-plant', os.O_CREAT | os.O_RDWR, 0o600, None)
+    print(json.dumps('ok' if fd >= 0 else os.strerror(ctypes.get_errno())))
+    """
+    rc, out, err, _ = run(boundary, code)
+    assert rc == 0, err
+    assert json.loads(out) != "ok"

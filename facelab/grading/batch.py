@@ -199,8 +199,12 @@ def _send_job(chan, ctx: pool.Context, runnable: dict, order: list) -> None:
     """The child's job on its own socket: the code, then only this phase's arguments."""
     frames = [wire.frame({"t": "job", "exercises": [{"name": n, "pieces": runnable[n], "cases": idx}
                                                     for n, idx in order]})]
-    frames += [wire.frame({"t": "args", "ex": n, "i": i, "args": ctx.args[n][i][0], "kwargs": ctx.args[n][i][1]})
-               for n, idx in order for i in idx]
+    for n, idx in order:
+        for i in idx:
+            if (n, i) not in ctx.frames:  # built once per batch (the pictures make MBs of JSON)
+                ctx.frames[(n, i)] = wire.frame({"t": "args", "ex": n, "i": i, "args": ctx.args[n][i][0],
+                                                 "kwargs": ctx.args[n][i][1]})
+            frames.append(ctx.frames[(n, i)])
     chan.settimeout(60)
     chan.sendall(b"".join(frames))
 

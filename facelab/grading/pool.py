@@ -59,6 +59,7 @@ class Context:
     expected: dict                    # exercise -> [expected value]
     limits: Limits = field(default_factory=Limits)
     args: dict = field(default_factory=dict)  # exercise -> [[args, kwargs] wire-encoded] per case
+    frames: dict = field(default_factory=dict, repr=False)  # (exercise, i) -> the args frame's bytes
     readable: tuple = ()
     env: dict = field(default_factory=dict)
     hidden: dict = field(default_factory=dict)  # (exercise, case name) -> secret tokens

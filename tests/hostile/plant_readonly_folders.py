@@ -34,9 +34,9 @@ def _look():
                 if MINE not in text:
                     seen.append(f"{folder}/{name}")
     try:
-        for name in os.listdir("/dev/mqueue"):
-            if name.startswith("facelab-plant") and MINE not in name:
-                seen.append(f"mqueue {name}")
+        librt = ctypes.CDLL("librt.so.1", use_errno=True)
+        if librt.mq_open(b"/facelab-plant", os.O_RDONLY, 0, None) >= 0:
+            seen.append("mqueue /facelab-plant")
     except OSError:
         pass
     for kind in ("shm", "sem", "msg"):
@@ -63,7 +63,7 @@ def _plant():
     libc = ctypes.CDLL(None, use_errno=True)
     try:
         librt = ctypes.CDLL("librt.so.1", use_errno=True)
-        librt.mq_open(f"/facelab-plant-{MINE}".encode(), os.O_CREAT | os.O_RDWR, 0o444, None)
+        librt.mq_open(b"/facelab-plant", os.O_CREAT | os.O_RDWR, 0o444, None)
     except OSError:
         pass
     libc.shmget(KEY, 4096, 0o1444)
@@ -71,14 +71,12 @@ def _plant():
     libc.msgget(KEY, 0o1444)
 
 
-_SEEN = []
-
-
 def _once():
-    if not _SEEN:  # the first call, before this process planted anything
-        _SEEN.append(_look())
+    import builtins
+    if not hasattr(builtins, "_facelab_plant_seen"):  # this process's first call, before it planted
+        builtins._facelab_plant_seen = _look()
         _plant()
-    seen = _SEEN[0]
+    seen = builtins._facelab_plant_seen
     if seen:
         raise ValueError("LEAK FOUND: another student's files: " + ", ".join(seen[:5]))
     return 0.0

@@ -14,22 +14,20 @@ capability there, and nothing else (no CAP_KILL, no CAP_DAC_OVERRIDE).
 :func:`between` is the grader's (root's) sweep after a student's child has
 ended: no process of the student user may be left, and :mod:`.sweep` empties
 the scratch and the shared writable folders (in namespaces mode inside the
-slot's own namespaces, through ``nsenter``). :func:`end` kills both users'
-processes and sweeps the same way, then removes the scratch and the view.
-Mechanism: util-linux ``setpriv``, ``prlimit``, ``unshare``, ``nsenter``,
-``mount`` and ``pivot_root``, present on every Debian/Ubuntu image.
+slot's own view through /proc/<pid>/root and its IPC namespace). :func:`end`
+kills both users' processes and sweeps the same way, then removes the scratch and the view.
+Mechanism: util-linux ``setpriv``, ``prlimit``, ``unshare``, ``mount`` and
+``pivot_root``, present on every Debian/Ubuntu image.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shlex
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -55,8 +53,9 @@ class _Slot:
 
 
 def _limits(b: Boundary, nproc: int, fsize_mb: int) -> list:
+    # msgqueue 0: no POSIX message queue (user mode could not list them to sweep them)
     return [b.tools["prlimit"], f"--nproc={nproc}", "--core=0", f"--fsize={fsize_mb * 2**20}",
-            "--nofile=1024", "--"]
+            "--nofile=1024", "--msgqueue=0", "--"]
 
 
 def _drop(b: Boundary, uid: int, gid: int, keep=()) -> list:
@@ -101,7 +100,7 @@ def launch(argv, *, boundary: Boundary, scratch, readable=(), env=None, slot: in
         sweep.await_reaped(u)
     if boundary.mode == "user":
         sweep.empty(uid, None)
-        sweep.remove_ipc(uid, boundary.tools.get("ipcrm"))
+        sweep.remove_ipc(uid)
     os.chown(scratch, uid, gid)
     os.chmod(scratch, 0o700)
     who = (*s.server, SERVER_CAPS) if server else (uid, gid)
@@ -149,16 +148,13 @@ def between(proc: subprocess.Popen, boundary: Boundary) -> list:
     if boundary.mode == "namespaces":
         if proc.poll() is not None:
             return left + ["the namespace is gone"]
-        argv = [boundary.tools["nsenter"], "-t", str(proc.pid), "-m", "-i", "-r", "--",
-                sys.executable, "-I", "-S", sweep.__file__, str(s.uid), os.path.realpath(s.scratch),
-                *sweep.SHARED_WRITABLE]
-        try:
-            r = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
-            left += json.loads(r.stdout or "null") if r.returncode == 0 else [f"sweep failed: {r.stderr[-200:]}"]
-        except (subprocess.TimeoutExpired, ValueError, OSError) as exc:
-            left.append(f"sweep failed: {type(exc).__name__}")
+        root = f"/proc/{proc.pid}/root"   # the slot's own view, as root sees it
+        left += sweep.empty(s.uid, os.path.realpath(s.scratch), root=root)
+        left += sweep.remove_ipc(s.uid, pid=proc.pid)
+        if proc.poll() is not None:  # the pid could have been reused meanwhile: say so
+            left.append("the namespace ended during the sweep")
     else:
-        left += sweep.empty(s.uid, s.scratch) + sweep.remove_ipc(s.uid, boundary.tools.get("ipcrm"))
+        left += sweep.empty(s.uid, s.scratch) + sweep.remove_ipc(s.uid)
     return left
 
 
@@ -184,7 +180,7 @@ def end(proc: subprocess.Popen, boundary: Boundary) -> list:
             sweep.await_reaped(s.server[0])
         for u in {s.uid, *(s.server or ())[:1]} if boundary.mode == "user" else ():
             sweep.empty(u, None)
-            sweep.remove_ipc(u, boundary.tools.get("ipcrm"))
+            sweep.remove_ipc(u)
     with contextlib.suppress(Exception):
         proc.stdin and proc.stdin.close()
     shutil.rmtree(s.scratch, ignore_errors=True)

@@ -25,7 +25,7 @@ from ...errors import GradingError
 MODES = ("auto", "namespaces", "user")
 USER_PREFIX = "facelab-sandbox"
 SERVER_PREFIX = "facelab-server"
-TOOLS = ("setpriv", "prlimit", "unshare", "mount", "umount", "pivot_root", "kill", "ipcrm", "nsenter")
+TOOLS = ("setpriv", "prlimit", "unshare", "mount", "umount", "pivot_root", "kill")
 
 
 @dataclass
@@ -157,7 +157,7 @@ def probe(mode: str = "auto", slots: int = 1) -> Boundary:
     except (GradingError, OSError) as exc:
         return refuse(str(exc))
     b = Boundary("user", users=users, servers=servers, tools=tools, memory=_memory_cgroup(), locks=locks)
-    ns_tools = all(tools[t] for t in ("unshare", "mount", "umount", "pivot_root", "nsenter"))
+    ns_tools = all(tools[t] for t in ("unshare", "mount", "umount", "pivot_root"))
     if mode in ("auto", "namespaces") and ns_tools:
         r = _run([tools["unshare"], "--pid", "--fork", "--mount", "--net", "--ipc", "--uts",
                   "--propagation", "private", "true"])

@@ -1,13 +1,12 @@
 """Emptying what a student could write, as root, whatever the modes it set.
 
-    python -I -S sweep.py UID SCRATCH FOLDER...   (namespaces mode: run by the grader
-                                                  through nsenter in the slot's namespaces)
-
 Between two students of a slot, and when a slot ends, the grader (root)
 removes every file, folder, symlink, POSIX message queue and System V IPC
 object the student uid owns (or created) in the folders student code may
 write: /tmp, /var/tmp, /dev/shm, /dev/mqueue, /run/lock, /var/lock (those that
-exist in the view it sees), and everything in the scratch folder. Root
+exist: namespaces mode looks into the slot's own view through
+``/proc/<pid>/root`` and enters its IPC namespace with ``setns`` in a thread
+of its own), and everything in the scratch folder. Root
 ignores permission bits, so a folder made read-only (``chmod 500``) or
 unsearchable (``chmod 000``) is removed like any other. Below the top of each
 folder it looks into world-writable folders only (the only places a student
@@ -15,19 +14,17 @@ can create something in a folder it does not own). Processes are not
 touched here: the fork server has killed the student's (``kill(-1)`` as the
 student uid) before it answers, and the grader checks none is left.
 
-Standard library only, no facelab import: the same file runs inside the
-namespace's filesystem view with ``python -I -S``.
+POSIX message queues cannot be listed where /dev/mqueue is not mounted (user
+mode): student code gets RLIMIT_MSGQUEUE 0, so it cannot make one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import stat
 import subprocess
-import sys
 import time
 
 SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue", "/run/lock", "/var/lock")
@@ -55,17 +52,20 @@ def _owned(folder: str, uid: int, depth: int, found: list) -> None:
                     _owned(e.path, uid, depth + 1, found)
 
 
-def empty(uid: int, scratch: str | None, folders=SHARED_WRITABLE) -> list:
+def empty(uid: int, scratch: str | None, folders=SHARED_WRITABLE, root: str = "") -> list:
     """Remove what ``uid`` owns in ``folders`` and everything inside ``scratch`` (kept
-    itself). Returns the paths that could not be removed (empty: all gone)."""
+    itself), all seen below ``root`` (namespaces mode: ``/proc/<pid>/root``, the slot's
+    filesystem view; a folder that is a symlink there is skipped, its target is listed
+    too). Returns the paths that could not be removed (empty: all gone)."""
     targets: list = []
     seen = set()
     for f in folders:
-        real = os.path.realpath(f)
-        if real in seen or not os.path.isdir(real):
+        real = root + f if root else os.path.realpath(f)
+        if real in seen or os.path.islink(real) or not os.path.isdir(real):
             continue
         seen.add(real)
         _owned(real, uid, 0, targets)
+    scratch = root + scratch if scratch and root else scratch
     if scratch and os.path.isdir(scratch):
         with contextlib.suppress(OSError):
             targets += [os.path.join(scratch, n) for n in os.listdir(scratch)]
@@ -97,12 +97,50 @@ def ipc_objects(uid: int) -> list:
     return found
 
 
-def remove_ipc(uid: int, ipcrm: str | None) -> list:
-    """Remove ``uid``'s System V IPC objects; those left over."""
-    for flag, ident in ipc_objects(uid):
-        if ipcrm:
-            subprocess.run([ipcrm, flag, ident], capture_output=True, stdin=subprocess.DEVNULL, timeout=10)
-    return [f"ipc {flag} {ident}" for flag, ident in ipc_objects(uid)]
+def _rmid(flag: str, ident: str) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    i = int(ident)
+    if flag == "-m":
+        libc.shmctl(i, 0, None)    # IPC_RMID
+    elif flag == "-s":
+        libc.semctl(i, 0, 0)
+    else:
+        libc.msgctl(i, 0, None)
+
+
+def remove_ipc(uid: int, ipcrm: str | None = None, pid: int | None = None) -> list:
+    """Remove ``uid``'s System V IPC objects (root: whatever their modes); those left
+    over. ``pid``: in the IPC namespace of that process (entered by a thread of ours
+    for the purpose, with ``setns``; namespaces mode)."""
+    if pid is None:
+        for flag, ident in ipc_objects(uid):
+            _rmid(flag, ident)
+        return [f"ipc {flag} {ident}" for flag, ident in ipc_objects(uid)]
+    import ctypes
+    import threading
+
+    out: list = []
+
+    def inside() -> None:
+        try:
+            fd = os.open(f"/proc/{pid}/ns/ipc", os.O_RDONLY)
+        except OSError as exc:
+            out.append(f"ipc namespace of {pid}: {exc.strerror}")
+            return
+        try:
+            if ctypes.CDLL(None, use_errno=True).setns(fd, 0x08000000) != 0:  # CLONE_NEWIPC
+                out.append("ipc namespace: setns refused")
+                return
+        finally:
+            os.close(fd)
+        out.extend(remove_ipc(uid))
+
+    t = threading.Thread(target=inside)  # the thread's namespace changes, then it ends
+    t.start()
+    t.join()
+    return out
 
 
 def pids_of(uid: int, zombies: bool = False) -> list:
@@ -142,15 +180,3 @@ def await_reaped(uid: int, seconds: float = 20) -> None:
     deadline = time.monotonic() + seconds
     while pids_of(uid, zombies=True) and time.monotonic() < deadline:
         time.sleep(0.02)
-
-
-def main(argv) -> int:
-    uid, scratch, folders = int(argv[0]), argv[1] or None, argv[2:]
-    ipcrm = shutil.which("ipcrm", path="/usr/bin:/bin:/usr/sbin:/sbin")
-    left = empty(uid, scratch, folders) + remove_ipc(uid, ipcrm)
-    print(json.dumps(left))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
