@@ -404,6 +404,11 @@ def test_between_students_the_grader_empties_everything_the_student_user_left(bo
     server = sb.launch(["/bin/sh", "-c", "cat >/dev/null"], boundary=boundary, scratch=scratch,
                        server=True)
     name, uid, gid = boundary.users[0]
+    deadline = time.monotonic() + 30
+    while boundary.mode == "namespaces" and time.monotonic() < deadline and \
+            os.readlink(f"/proc/{server.pid}/ns/ipc") == os.readlink("/proc/self/ns/ipc"):
+        time.sleep(0.05)  # until the wrapper has become unshare, in the new namespaces
+    time.sleep(0.5)       # and has built the view
 
     def as_student(code, *args):
         argv = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--inh-caps=-all",
