@@ -130,12 +130,12 @@ def _define(pieces: list[dict], name: str):
 def read_job(fd: int) -> tuple[list, dict]:
     """The job on the child's own socket: a ``job`` frame (exercises: name, pieces, case
     indices), then one ``args`` frame per case. (exercises, {(name, i): (args, kwargs)})."""
-    job = wire.recv(fd)
+    job = wire.recv(fd, wire.GRADER_FRAME)
     if not isinstance(job, dict) or job.get("t") != "job":
         raise wire.WireError("expected a job")
     args = {}
     for _ in range(sum(len(ex["cases"]) for ex in job["exercises"])):
-        a = wire.recv(fd)
+        a = wire.recv(fd, wire.GRADER_FRAME)
         args[(a["ex"], a["i"])] = (a["args"], a["kwargs"])
     return job["exercises"], args
 
@@ -307,7 +307,7 @@ def serve(ctl: socket.socket) -> None:
     from .._quiet import tf  # noqa: F401
 
     cfd = ctl.fileno()
-    setup = wire.recv(cfd)
+    setup = wire.recv(cfd, wire.GRADER_FRAME)
     table = {k: wire.decode(v) for k, v in setup["table"]}
     student = tuple(setup["student"]) if setup.get("student") else None
     memory_mb = float(setup.get("memory_mb") or 0)

@@ -20,6 +20,8 @@ import numpy as np
 
 #: a frame larger than this is refused (a student's process cannot make the grader swallow GBs)
 MAX_FRAME = 64 * 2**20
+#: what a student's child accepts from the grader (a case's pictures make MBs of JSON)
+GRADER_FRAME = 256 * 2**20
 MAX_DEPTH = 12
 MAX_ITEMS = 100_000
 MAX_ARRAY = 8_000_000  # elements
@@ -57,11 +59,13 @@ def read_exact(fd: int, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def recv(fd: int):
-    """One frame from ``fd``, parsed; WireError for an oversized or non-JSON frame."""
+def recv(fd: int, limit: int | None = None):
+    """One frame from ``fd``, parsed; WireError for a frame over ``limit`` bytes
+    (default :data:`MAX_FRAME`) or one that is not JSON."""
+    limit = MAX_FRAME if limit is None else limit
     (n,) = struct.unpack(">Q", read_exact(fd, 8))
-    if n > MAX_FRAME:
-        raise WireError(f"frame of {n} bytes refused (at most {MAX_FRAME})")
+    if n > limit:
+        raise WireError(f"frame of {n} bytes refused (at most {limit})")
     try:
         return json.loads(read_exact(fd, n))
     except (ValueError, RecursionError) as exc:

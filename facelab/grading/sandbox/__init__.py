@@ -4,14 +4,14 @@
     secrets.py  what student code must not read; protect() and its proof
     view.py     namespaces mode's filesystem view
     launch.py   launch() as a slot's user, between() students, end()
-    sweep.py    emptying what a student user left, as root (also run in the namespace)
+    sweep.py    emptying what a student user left, as root, whatever its modes
 
 Each grading slot has two unprivileged users: the fork server runs as
 ``facelab-server<k>`` keeping only CAP_SETUID, CAP_SETGID and CAP_SETPCAP;
 each student's child switches to ``facelab-sandbox<k>`` and drops every
 capability before any student code runs. Both are in no supplementary group,
-with ``no_new_privs``, no core dumps, at most ``nproc`` processes and
-``fsize_mb`` per file, in their own session.
+with ``no_new_privs``, no core dumps, no POSIX message queue, at most
+``nproc`` processes and ``fsize_mb`` per file, in their own session.
 
 Two modes (:func:`probe` picks the strongest the machine allows):
 
@@ -36,9 +36,12 @@ outlives its student (``kill(-1)`` as the student user, which a fork bomb
 cannot outrun; RLIMIT_NPROC bounds the bomb). Namespaces mode also: no
 network, no other file of the machine visible, no disk filled (tmpfs),
 memory bounded by a cgroup where /sys/fs/cgroup is writable. Not guaranteed:
-in user mode, the network (see the seccomp filter), disk space (only each
-file is capped at ``fsize_mb``) and secrets the grader does not know of
-(another world-readable checkout: keep it in a 0700 folder). Not root: no
+in user mode, disk space (only each file is capped at ``fsize_mb``), secrets
+the grader does not know of (another world-readable checkout: keep it in a
+0700 folder), and privacy between two students graded at the same time in
+two slots (they share /tmp; the network is closed by the seccomp filter of
+:mod:`facelab.grading.seccomp`). User mode never opens a folder of the
+machine nobody named: see :mod:`.secrets`. Not root: no
 boundary at all (mode ``none``); the grader must refuse untrusted work.
 """
 
