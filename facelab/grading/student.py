@@ -14,15 +14,14 @@ before it answers ``done``, so nothing of one student outlives its grading.
 
 Nothing here imports the modules holding secrets: the child gets no expected
 value, no judge, no hidden case name; it answers with plain outcomes.
-The ``model`` a student function receives is :class:`StandInModel`: it
-serves the stored encodings of the test pictures through facelab's own
-``img_to_encoding`` and refuses any other picture with a clear error.
+The ``model`` a student function receives is :class:`~facelab.grading.graded_model.GradedModel`:
+it answers like the notebook's model, from the stored outputs of the test pictures
+(the real model, loaded lazily, for any other input).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import os
 import select
@@ -34,6 +33,7 @@ import time
 import numpy as np
 
 from . import wire
+from .graded_model import GradedModel
 from ..errors import GradingError
 
 MAX_STDOUT = 20_000
@@ -44,37 +44,6 @@ class TensorArg:
 
     def __init__(self, array: np.ndarray):
         self.array = array
-
-
-class StandInModel:
-    """The model a student's function receives: the test pictures' stored encodings.
-
-    ``model(batch)``, ``model.predict(batch)`` and ``model.predict_on_batch(batch)``
-    take a (N, 160, 160, 3) float32 batch as facelab's ``img_to_encoding``
-    prepares it and return (N, 128) encodings computed by the real model in
-    a trusted process. A picture that is not one of the tests' raises.
-    """
-
-    def __init__(self, table: dict[str, np.ndarray]):
-        self._table = table
-
-    def __call__(self, batch, training=False):
-        from ..errors import ModelError
-
-        x = np.asarray(batch.numpy() if hasattr(batch, "numpy") else batch, dtype=np.float32)
-        if x.ndim == 3:
-            x = x[None]
-        rows = []
-        for row in np.ascontiguousarray(x):
-            enc = self._table.get(hashlib.sha256(row.tobytes()).hexdigest())
-            if enc is None:
-                raise ModelError("the grader's model only encodes the pictures the tests use, and "
-                                 "this is not one of them: encode `image_path` as given, with "
-                                 "img_to_encoding(image_path, model)")
-            rows.append(enc)
-        return np.stack(rows) if rows else np.zeros((0, 128), np.float32)
-
-    predict = predict_on_batch = __call__
 
 
 # ------------------------------------------------------------------ the child
@@ -95,11 +64,11 @@ def _fresh(obj, model, tf):
 
 
 def call(fn, args, kwargs) -> dict:
-    """Call a student function with facelab's own :func:`facelab.calling.call_case`;
+    """Call a student function with facelab's own :func:`facelab.checks.calling.call_case`;
     the Outcome as a JSON-able dict (an exit or interrupt is an error like any other)."""
     from types import SimpleNamespace
 
-    from ..calling import call_case
+    from ..checks.calling import call_case
 
     try:
         with contextlib.redirect_stderr(io.StringIO()):
@@ -114,11 +83,14 @@ def call(fn, args, kwargs) -> dict:
 
 def _define(pieces: list[dict], name: str):
     """Run the extracted pieces in a fresh namespace: (function or None, error, notes)."""
+    from ..checks.calling import keep_source
+
     ns = {"__name__": "submission", "__builtins__": __builtins__}
     notes, error = [], None
     for k, piece in enumerate(pieces):
         try:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                keep_source(f"<{piece['label']}>", piece["source"])  # the line in feedback
                 exec(compile(piece["source"], f"<{piece['label']}>", "exec"), ns)  # noqa: S102
         except BaseException as exc:  # noqa: BLE001
             msg = f"{type(exc).__name__}: {exc}"[:300]
@@ -136,7 +108,7 @@ def run_child(job: dict, cases: dict, table: dict, wfd: int) -> None:
     """One student's exercises, case by case; each answer is a frame on ``wfd``."""
     from .._quiet import tf
 
-    model = StandInModel(table)
+    model = GradedModel(table)
     for ex in job["exercises"]:
         name = ex["name"]
         fn, error, notes = _define(ex["pieces"], name)
@@ -284,7 +256,8 @@ def _fork_one(job: dict, cases: dict, table: dict, keep: tuple, work: str) -> tu
 
 def serve(rfd: int, wfd: int) -> None:
     """The server's loop: hello, then one child per ``student`` message until EOF."""
-    from .. import calling, model  # noqa: F401 - imported once, before any fork
+    from .. import model  # noqa: F401 - imported once, before any fork
+    from ..checks import calling  # noqa: F401
     from .._quiet import tf  # noqa: F401
 
     setup = wire.recv(rfd)

@@ -3,7 +3,7 @@
 An exercise's function returns one value or a tuple of fields; each field is
 a :class:`Number` (one number within a tolerance), a :class:`Flag` (True or
 False) or a :class:`Text` (a name). :class:`Returns` is the judge of a case:
-it reads an :class:`~facelab.calling.Outcome`, checks the form (a tuple of the
+it reads an :class:`~facelab.checks.calling.Outcome`, checks the form (a tuple of the
 right length, one number and not an array of shape (1,), not a tensor...),
 then each value against the :class:`Expected` data, then the printed text,
 and answers with a :class:`Verdict` whose ``summary`` says the same without
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .calling import Outcome
-from .errors import FacelabError
+from ..errors import FacelabError
 
 # ---------------------------------------------------------- what is returned
 
@@ -42,22 +42,20 @@ def _shape_problem(kind: str, value) -> str | None:
 
 @dataclass(frozen=True)
 class Number:
-    """A returned field that is one number, equal to the expected one within ``tol``.
+    """A returned field that is one real number, equal to the expected one within ``tol``.
 
-    A float, an int, a numpy scalar or a 0-d array; with ``tensor=True`` also
-    a scalar TensorFlow tensor (and only that: ``tensor="only"``). ``tol=None``
-    checks the type only.
+    Any real scalar: a float, an int, a numpy scalar, a 0-d array or a 0-d
+    TensorFlow tensor (``tensor="only"``: a scalar TensorFlow tensor and only
+    that). ``tol=None`` checks the type only.
     """
 
     name: str
     tol: float | None = 1e-3
-    tensor: bool | str = False
+    tensor: bool | str = True
 
     def problem(self, kind: str, value) -> str | None:
         if value is None:
             return "None"
-        if kind == "tf.Tensor" and not self.tensor:
-            return "a TensorFlow tensor"
         if self.tensor == "only" and kind != "tf.Tensor":
             return f"a {kind}, not a TensorFlow tensor"
         return _shape_problem(kind, value)
@@ -70,6 +68,14 @@ class Number:
 
     def show(self, value) -> str:
         return f"{float(np.asarray(value, dtype=np.float64)):.4f}"
+
+    def states(self) -> str:
+        """What the exercise's text says of this field."""
+        if self.tensor == "only":
+            return f"`{self.name}`: a scalar (0-d) TensorFlow tensor"
+        return (f"`{self.name}`: one real number: a Python float or int, a numpy scalar "
+                "(np.float32, np.float64...), or a 0-d numpy array or TensorFlow tensor "
+                "(not an array of shape (1,), not a list)")
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,9 @@ class Flag:
     def show(self, value) -> str:
         return str(bool(value))
 
+    def states(self) -> str:
+        return f"`{self.name}`: True or False (a Python or numpy bool)"
+
 
 @dataclass(frozen=True)
 class Text:
@@ -98,15 +107,45 @@ class Text:
     name: str
 
     def problem(self, kind: str, value) -> str | None:
-        if isinstance(value, str) and kind == "str":
+        if isinstance(value, str):
             return None
         return "None" if value is None else f"a {kind}, not a name"
+
+    def equal(self, got, want) -> bool:
+        return isinstance(got, str) and str.__eq__(str(got), want) is True
+
+    def show(self, value) -> str:
+        return repr(str(value)) if isinstance(value, str) else repr(value)
+
+    def states(self) -> str:
+        return f"`{self.name}`: a name: any string (`str`, or a subclass such as numpy's `np.str_`)"
+
+
+@dataclass(frozen=True)
+class Differentiable:
+    """A returned field that is a TensorFlow tensor with a gradient with respect to the
+    function's tensor arguments (the case's ``gradient`` probe answers "ok")."""
+
+    name: str
+    of: str = "y_pred"
+
+    def problem(self, kind: str, value) -> str | None:
+        if value == "ok":
+            return None
+        if value == "not a tensor":
+            return "a value that is not a TensorFlow tensor, so it has no gradient"
+        return f"a tensor with no gradient with respect to {self.of}"
 
     def equal(self, got, want) -> bool:
         return got == want
 
     def show(self, value) -> str:
-        return repr(value)
+        return str(value)
+
+    def states(self) -> str:
+        return (f"`{self.name}` has a gradient with respect to `{self.of}`: compute it with "
+                "TensorFlow operations only (no numpy, no float(...), no tf.constant(...) of a "
+                "result): notebook 7 trains a network with this loss")
 
 
 @dataclass(frozen=True)
@@ -207,4 +246,6 @@ class Returns:
 def _describe(f) -> str:
     if isinstance(f, Number):
         return "a scalar TensorFlow tensor" if f.tensor == "only" else "one number"
+    if isinstance(f, Differentiable):
+        return f"differentiable with respect to {f.of}"
     return "True or False" if isinstance(f, Flag) else "a string"
