@@ -121,7 +121,7 @@ WHO_IS_IT = Contract(
     "who_is_it",
     args=(_PATH, _DATABASE, _MODEL),
     returns=(Number("min_dist", DISTANCE_TOL), Text("identity")),
-    prints=(f"It prints `{NOT_IN_DATABASE}` when `min_dist` is {THRESHOLD} or more, else a "
+    prints=(f"It prints `{NOT_IN_DATABASE}` when `min_dist > {THRESHOLD}`, else a "
             "line starting with `it's <identity>` (then the distance, formatted as you like); "
             "`identity` is the nearest name either way.",),
 )
