@@ -89,6 +89,14 @@ x = np.expand_dims(to_model_input(load_image(image_path)), axis=0)
 embedding = model.predict(x, verbose=0)
 return embedding / np.linalg.norm(embedding, axis=1, keepdims=True)
 """)
+# pixels scaled by multiplying with 1 / 255 in float32: other bits than the lesson's
+# division, so the grader's model answers from the real model, loaded for this student
+RECIPROCAL_ENCODER = _fn("img_to_encoding(image_path, model)", """
+from PIL import Image
+img = np.asarray(Image.open(image_path).convert("RGB"), dtype=np.float32) * (1 / 255)
+emb = model.predict(img[np.newaxis], verbose=0)
+return emb / np.linalg.norm(emb)
+""")
 CALL_ENCODER = _fn("encode(image_path, model)", """
 from facelab.images import load_image, to_model_input
 x = to_model_input(load_image(image_path))[None]
@@ -255,6 +263,10 @@ dist = distance(img_to_encoding(image_path, model), database[identity])
 encoding = img_to_encoding(image_path, model)
 dist = np.linalg.norm((encoding - database[identity]).ravel(), ord=2)
 """)),
+    Version("vf-reciprocal-scaling", "verify", True, _verify("""
+encoding = img_to_encoding(image_path, model)
+dist = np.linalg.norm(encoding - database[identity])
+"""), helper=RECIPROCAL_ENCODER),
     Version("vf-float64-input", "verify", True, _verify("""
 encoding = encode64(image_path, model)
 dist = np.sqrt(np.sum(np.square(encoding - database[identity])))
@@ -303,6 +315,7 @@ min_dist = distances[identity]
         "img_to_encoding(image_path, model)", "encode(image_path, model)")), helper=CALL_ENCODER),
     Version("wh-predict-verbose0", "who_is_it", True, _who(_LOOP), helper=PREDICT_ENCODER),
     Version("wh-assignment-encoder", "who_is_it", True, _who(_LOOP), helper=ORIGINAL_ENCODER),
+    Version("wh-reciprocal-scaling", "who_is_it", True, _who(_LOOP), helper=RECIPROCAL_ENCODER),
     Version("wh-inf-start", "who_is_it", True, _who(_LOOP.replace("min_dist = 100", "min_dist = float('inf')"))),
     Version("wh-float32", "who_is_it", True, _who(_LOOP.replace(
         "np.linalg.norm(encoding - db_enc)",

@@ -394,3 +394,17 @@ def test_a_str_subclass_and_a_0d_tensor_are_accepted_a_shape_1_loss_is_not_one_p
     answer = checks.Answer((np.zeros(1, np.float32),), ("tf.Tensor",), np.zeros(1), "tf.Tensor",
                            "", None, checks.Expected([1.0]))
     assert by["shape_one"].spots(answer) and not by["not_reduced"].spots(answer)
+
+
+def test_an_error_inside_facelab_shows_the_student_s_line_not_facelab_s(office):
+    """A student's call that fails deep inside facelab (here: a picture that is not there)
+    points at their own line, skipping facelab's frames (of the package and its subpackages)."""
+    source = ("def pixel_distance(image_a, image_b):\n"
+              "    from facelab.images import load_image\n"
+              "    return float(load_image('no/such/picture.png').sum())\n")
+    checks.keep_source("<my cell>", source)
+    namespace: dict = {}
+    exec(compile(source, "<my cell>", "exec"), namespace)
+    result = checks.check("pixel_distance", namespace["pixel_distance"])
+    detail = result.cases[0].detail
+    assert detail.startswith("in pixel_distance (my cell, line 3):  return float(load_image("), detail

@@ -7,6 +7,7 @@ verdict on every visible case is the grader's."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -103,5 +104,15 @@ def test_a_raising_line_is_shown_in_results_json(graded):
     """Where the student's code raised, results.json shows their own line (cell and text)."""
     results = graded["vf-door-never-shut"]
     failed = [t for t in results["tests"] if t["status"] == "failed" and t["visibility"] == "visible"]
-    assert failed and all("return dist, door_open" in t["output"] for t in failed), failed
-    assert all("line " in t["output"] and "door_open" in t["output"] for t in failed), failed
+    assert failed, results["output"]
+    for t in failed:  # the grader shows the line as it ran it (parsed: `return (dist, door_open)`)
+        assert re.search(r"in verify \(4_face_verification\.ipynb cell \d+, line 8\):  "
+                         r"return \(?dist, door_open\)?", t["output"]), t["output"]
+
+
+def test_a_student_who_preprocesses_otherwise_is_judged_by_the_real_model(graded):
+    """The multiply-by-1/255 pictures are no test's stored input: the grader's model loads
+    the real model for them (the weights are readable in the sandbox), full marks."""
+    for name in ("vf-reciprocal-scaling", "wh-reciprocal-scaling"):
+        res = graded[name]
+        assert res["score"] == sum(t["max_score"] for t in res["tests"]), res["output"]

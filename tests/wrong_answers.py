@@ -2,7 +2,7 @@
 mistake, and the original assignment's own solutions (which must keep full marks).
 
 Each wrong answer is ``(exercise, mistake it must be diagnosed as, source)``. The
-sources are written independently of facelab/mistakes.py, the way students write
+sources are written independently of facelab/checks/mistakes.py, the way students write
 (other operations, other variable names), so a test on them checks the catalogue
 recognises the mistake from the answers alone. tests/test_checks.py runs them all
 in-process ("setup_not_run" ones in a kernel where the notebook's first cells did not

@@ -173,7 +173,7 @@ def kind_of(value) -> str:
 
 
 def _library_dirs() -> tuple[str, ...]:
-    here = os.path.dirname(os.path.abspath(__file__))
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the facelab package
     prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
     return (here + os.sep, *(os.path.join(p, "lib") + os.sep for p in prefixes))
 

@@ -111,7 +111,7 @@ VERIFY = Contract(
     "verify",
     args=(_PATH, Arg("identity", "the claimed name, a `str` key of `database`", _path),
           _DATABASE, _MODEL),
-    returns=(_DIST, Flag("door_open")),
+    returns=(_DIST, Flag("door_open", decides=0)),
     prints=(f"It prints exactly `{verify_message('<identity>', True)}` when the door opens "
             f"(`dist < {THRESHOLD}`, strictly below), else "
             f"`{verify_message('<identity>', False)}`.",),

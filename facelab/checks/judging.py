@@ -80,9 +80,33 @@ class Number:
 
 @dataclass(frozen=True)
 class Flag:
-    """A returned field that is True or False (a numpy bool counts)."""
+    """A returned field that is True or False (a numpy bool counts).
+
+    ``decides``: the index of the distance field this flag is the door's decision on.
+    The expected flag is then the decision on the student's own distance when that
+    distance lies on the other side of the threshold than the expected one (their
+    arithmetic, within the distance's tolerance, moved a case that is exactly at the
+    threshold): a door that follows the rule on their distance is right.
+    """
 
     name: str
+    decides: int | None = None
+
+    def expected(self, got_distance, want_distance, want) -> tuple:
+        """(the accepted flags, True when the student's own distance is on the other side).
+
+        On the other side, both decisions are right: the rule applied to their distance
+        in float64 (``decision.accepts``), or in their own arithmetic (a float32 distance
+        compared with 0.7 compares with float32(0.7)), which is the expected flag."""
+        from ..decision import accepts
+
+        try:
+            theirs = float(np.asarray(got_distance, dtype=np.float64))
+        except (TypeError, ValueError):
+            return (want,), False
+        if math.isfinite(theirs) and accepts(theirs) != accepts(float(want_distance)):
+            return (want, accepts(theirs)), True
+        return (want,), False
 
     def problem(self, kind: str, value) -> str | None:
         if isinstance(value, (bool, np.bool_)) or (isinstance(value, np.ndarray)
@@ -97,7 +121,11 @@ class Flag:
         return str(bool(value))
 
     def states(self) -> str:
-        return f"`{self.name}`: True or False (a Python or numpy bool)"
+        from ..expected import THRESHOLD
+
+        rule = (f": True exactly when the distance you return is below {THRESHOLD} (strictly)"
+                if self.decides is not None else "")
+        return f"`{self.name}`: True or False (a Python or numpy bool){rule}"
 
 
 @dataclass(frozen=True)
@@ -224,16 +252,20 @@ class Returns:
         items, kinds = self.unpack(outcome)
         if items is None:
             return kinds
+        own_side = False  # the student's own distance fell on the other side of the threshold
         for f, got, kind, exp in zip(self.fields, items, kinds, want.value):
+            accepted = (exp,)
+            if isinstance(f, Flag) and f.decides is not None and f.decides < len(items):
+                accepted, own_side = f.expected(items[f.decides], want.value[f.decides], exp)
             bad = f.problem(kind, got)
             if bad:
                 text = f"{f.name} should be {_describe(f)}, got {bad}"
                 return Verdict(False, text, f"Return {f.name} as {_describe(f)}.", text)
-            if not f.equal(got, exp):
+            if not any(f.equal(got, e) for e in accepted):
                 return Verdict(False, f"expected {f.name} {f.show(exp)}, got {f.show(got)}",
                                f"Check how you compute {f.name}: follow the exercise's steps.",
                                f"{f.name} is not the expected value")
-        if want.prints is not None and want.prints not in outcome.stdout:
+        if want.prints is not None and not own_side and want.prints not in outcome.stdout:
             said = outcome.stdout.strip().splitlines()
             return Verdict(False, f"expected the printed message {want.prints!r}, got "
                            f"{said[-1][:120]!r}" if said else
