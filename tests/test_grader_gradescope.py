@@ -156,3 +156,23 @@ def test_a_zip_upload_and_a_broken_upload_both_get_a_valid_results_json(root):
     assert res["score"] == 0 and "nests too deeply" in res["output"]
     res, _, _ = run_autograder(root, {})
     assert res["score"] == 0 and "Could not grade" in res["output"]
+
+
+def test_a_student_whose_pictures_need_the_real_model_keeps_full_marks(root, tmp_path):
+    """verify and who_is_it scale the pixels their own way (x * (1 / 255) in float32: no
+    test's stored input), so the graded model loads the real model in the student's own
+    process: full marks, and the run's peak memory is measured and printed."""
+    from .corpus import CORRECT
+    from .test_corpus import _hand_in
+
+    files = {p.name: p.read_bytes() for p in SOLUTIONS}
+    for name in ("vf-reciprocal-scaling", "wh-reciprocal-scaling"):
+        version = next(v for v in CORRECT if v.name == name)
+        _hand_in(tmp_path / name, version)
+        for p in (tmp_path / name).iterdir():
+            if version.exercise[:3] in ("ver", "who") and p.name.startswith(
+                    "4" if version.exercise == "verify" else "5"):
+                files[p.name] = p.read_bytes()
+    res, peak_mb, seconds = run_autograder(root, files)
+    print(f"\nrun_autograder, real model loaded lazily: {seconds:.1f} s, peak memory (PSS) {peak_mb:.0f} MB")
+    assert res["score"] == sum(t["max_score"] for t in res["tests"]) > 0, res["output"][:3000]
