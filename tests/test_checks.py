@@ -55,8 +55,9 @@ def test_every_catalogued_mistake_has_a_wrong_answer_below():
 @pytest.mark.parametrize("exercise,mistake,source", WRONG,
                          ids=[f"{e}-{m}-{i}" for i, (e, m, _) in enumerate(WRONG)])
 def test_catalogued_mistake_is_diagnosed_and_loses_points(exercise, mistake, source, office_db):
-    fn = _define(exercise, source, with_numpy=mistake != "numpy_not_imported",
-                 setup=mistake != "setup_not_run")
+    setup = mistake != "setup_not_run"
+    fn = _define(exercise, source, with_numpy=setup and mistake != "numpy_not_imported",
+                 setup=setup)
     result = checks.check(exercise, fn, include_hidden=True)
     failed = [c for c in result.cases if not c.passed]
     assert failed and result.points < result.max_points, result.report()
@@ -391,9 +392,9 @@ def test_a_str_subclass_and_a_0d_tensor_are_accepted_a_shape_1_loss_is_not_one_p
     assert dist.problem("ndarray", np.zeros(1)) is not None
     from facelab.checks.mistakes import TRIPLET_LOSS
     by = {m.name: m for m in TRIPLET_LOSS}
-    answer = checks.Answer((np.zeros(1, np.float32),), ("tf.Tensor",), np.zeros(1), "tf.Tensor",
-                           "", None, checks.Expected([1.0]))
-    assert by["shape_one"].spots(answer) and not by["not_reduced"].spots(answer)
+    per_triplet = checks.Answer((np.zeros(3, np.float32),), ("tf.Tensor",), np.zeros(3),
+                                "tf.Tensor", "", None, checks.Expected([1.0]))
+    assert by["not_reduced"].spots(per_triplet) and not by["shape_one"].spots(per_triplet)
 
 
 def test_an_error_inside_facelab_shows_the_student_s_line_not_facelab_s(office):

@@ -60,6 +60,23 @@ def test_every_way_of_calling_it_gives_the_notebook_model_s_types_and_values(tab
     assert loads == []  # the tests' pictures never need the real model
 
 
+def test_a_test_picture_up_to_float_rounding_is_that_picture(table, model, pictures):
+    """x * (1 / 255) in float32 differs from the lesson's x / 255 in the last bit of many
+    values: still that picture, answered from the stored outputs (no model loaded)."""
+    from PIL import Image
+
+    from facelab.database import camera_pictures
+
+    graded, loads = _graded(table, model)
+    theirs = np.asarray(Image.open(camera_pictures()[0]).convert("RGB"), np.float32) * (1 / 255)
+    assert (theirs != pictures[0]).any() and np.abs(theirs - pictures[0]).max() < 1e-6
+    np.testing.assert_array_equal(graded.predict(theirs[None], verbose=0),
+                                  graded.predict(pictures[:1], verbose=0))
+    assert loads == []
+    graded(pictures[:1] + 2e-5)  # more than rounding: the real model is asked
+    assert loads == [1]
+
+
 def test_another_input_gets_the_real_model_s_output_loaded_once(table, model, pictures):
     from facelab.errors import ShapeError
 

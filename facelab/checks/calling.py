@@ -11,8 +11,9 @@ value and no judge: a sandboxed grading worker needs only it and
 
 A case may ask for a probe instead of the plain answer: ``kwargs[PROBE] ==
 "gradient"`` calls the function under a ``tf.GradientTape`` watching every
-tensor argument, and answers whether the result has a gradient with respect to
-each (:func:`gradient_status`). The probe travels in the case's keyword
+tensor argument, and answers ``("gradient", {"status", "kind", "value"}, ())``:
+whether the result has a gradient with respect to each (:func:`gradient_status`),
+and the result's kind and plain value. The probe travels in the case's keyword
 arguments, so the grader's worker runs it with no code of its own.
 """
 
@@ -232,8 +233,9 @@ def call_case(fn: Callable, case: Case, max_stdout: int = 20_000) -> Outcome:
         probe = kwargs.pop(PROBE, None) if isinstance(kwargs, dict) else None
         with contextlib.redirect_stdout(buf):
             if probe == "gradient":
-                _, status = gradient_status(fn, args, kwargs)
-                return Outcome(value=("gradient", status, ()), stdout=buf.getvalue()[:max_stdout])
+                value, status = gradient_status(fn, args, kwargs)
+                probed = {"status": status, "kind": kind_of(value), "value": plain(value)}
+                return Outcome(value=("gradient", probed, ()), stdout=buf.getvalue()[:max_stdout])
             value = fn(*args, **kwargs)
         items = tuple(kind_of(v) for v in list(value)[:1000]) \
             if isinstance(value, (tuple, list)) else ()

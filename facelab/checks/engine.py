@@ -42,6 +42,7 @@ class Answer:
     stdout: str
     error: str | None
     want: Expected
+    probe: str | None = None   # a gradient probe's status ("ok", "no gradient", "not a tensor")
 
     def number(self, i: int = 0) -> float | None:
         """Item ``i`` as a float when it is one number (of any kind), else None."""
@@ -233,6 +234,12 @@ UNFINISHED = "unfinished"
 def _answer(case: Case, outcome: Outcome, want: Expected) -> Answer:
     kind, value, _ = (tuple(outcome.value) + ("?", None, ()))[:3] \
         if isinstance(outcome.value, (tuple, list)) else ("?", None, ())
+    if kind == "gradient" and isinstance(value, dict):  # a gradient probe: judge its result
+        exp = want.value[0] if want.value else None
+        loss = exp[1] if isinstance(exp, (list, tuple)) and len(exp) > 1 else None
+        inner, inner_kind = value.get("value"), str(value.get("kind"))
+        return Answer((inner,), (inner_kind,), inner, inner_kind, outcome.stdout, outcome.error,
+                      Expected([loss], want.prints, want.mistakes), probe=value.get("status"))
     items, kinds = (case.judge.unpack(outcome) if isinstance(case.judge, Returns)
                     else ((value,), (kind,)))
     if items is None:
@@ -409,7 +416,8 @@ class Exercise:
         probe = kwargs.pop(PROBE, None)
         with contextlib.redirect_stdout(io.StringIO()):
             if probe == "gradient":
-                return [gradient_status(fn, args, kwargs)[1]], args
+                value, status = gradient_status(fn, args, kwargs)
+                return [_jsonable([status, value])], args
             value = fn(*args, **kwargs)
         fields = list(value) if len(self.returns) > 1 else [value]
         return _jsonable(fields), args
