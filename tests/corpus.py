@@ -97,6 +97,14 @@ img = np.asarray(Image.open(image_path).convert("RGB"), dtype=np.float32) * (1 /
 emb = model.predict(img[np.newaxis], verbose=0)
 return emb / np.linalg.norm(emb)
 """)
+# pixels rounded to 4 decimals: up to 5e-5 from the lesson's input, more than rounding, so
+# the grader's model loads the real model in this student's process (and judges its answer)
+ROUNDED_ENCODER = _fn("img_to_encoding(image_path, model)", """
+from PIL import Image
+img = np.round(np.asarray(Image.open(image_path).convert("RGB")) / 255.0, 4)
+emb = model.predict_on_batch(np.expand_dims(img, axis=0))
+return emb / np.linalg.norm(emb)
+""")
 CALL_ENCODER = _fn("encode(image_path, model)", """
 from facelab.images import load_image, to_model_input
 x = to_model_input(load_image(image_path))[None]
@@ -267,6 +275,10 @@ dist = np.linalg.norm((encoding - database[identity]).ravel(), ord=2)
 encoding = img_to_encoding(image_path, model)
 dist = np.linalg.norm(encoding - database[identity])
 """), helper=RECIPROCAL_ENCODER),
+    Version("vf-rounded-pixels", "verify", True, _verify("""
+encoding = img_to_encoding(image_path, model)
+dist = np.linalg.norm(encoding - database[identity])
+"""), helper=ROUNDED_ENCODER),
     Version("vf-float64-input", "verify", True, _verify("""
 encoding = encode64(image_path, model)
 dist = np.sqrt(np.sum(np.square(encoding - database[identity])))

@@ -111,8 +111,9 @@ def test_a_raising_line_is_shown_in_results_json(graded):
 
 
 def test_a_student_who_preprocesses_otherwise_is_judged_by_the_real_model(graded):
-    """The multiply-by-1/255 pictures are no test's stored input: the grader's model loads
-    the real model for them (the weights are readable in the sandbox), full marks."""
-    for name in ("vf-reciprocal-scaling", "wh-reciprocal-scaling"):
+    """Pixels rounded to 4 decimals are no test's stored input, even up to float rounding:
+    the grader's model loads the real model for them (the weights are readable in the
+    sandbox), full marks; x * (1 / 255) is a test's input up to rounding: full marks too."""
+    for name in ("vf-rounded-pixels", "vf-reciprocal-scaling", "wh-reciprocal-scaling"):
         res = graded[name]
         assert res["score"] == sum(t["max_score"] for t in res["tests"]), res["output"]
