@@ -169,7 +169,7 @@ def test_hidden_cases_never_reach_the_student(graded):
 def test_a_tampering_student_changes_nothing_for_the_next_one(tmp_path, office):
     subs = tmp_path / "students"
     subs.mkdir()
-    hostile = TAMPER.format(checks=ROOT / "facelab" / "checks.py", exercises=ROOT / "facelab" / "exercises.py")
+    hostile = TAMPER.format(checks=ROOT / "facelab" / "checks" / "suite.py", exercises=ROOT / "facelab" / "exercises.py")
     (subs / "a_tamper.py").write_text(hostile)
     (subs / "b_probe.py").write_text("import numpy as np\n" + PROBE)
     (subs / "c_correct").mkdir()

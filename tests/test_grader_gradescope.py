@@ -170,3 +170,56 @@ def test_a_zip_upload_and_a_broken_upload_both_get_a_valid_results_json(root):
     assert res["score"] == 0 and "nests too deeply" in res["output"]
     res, _, _ = run_autograder(root, {})
     assert res["score"] == 0 and "Could not grade" in res["output"]
+
+
+
+def _with(versions: dict, tmp_path) -> dict:
+    """The four solution notebooks, with the graded cells of ``versions`` (corpus or
+    {name: Version}) replaced as tests/test_corpus.py hands them in."""
+    from .test_corpus import NOTEBOOKS, _hand_in
+
+    files = {p.name: p.read_bytes() for p in SOLUTIONS}
+    for name, version in versions.items():
+        _hand_in(tmp_path / name, version)
+        nb = NOTEBOOKS[version.exercise]
+        files[nb] = (tmp_path / name / nb).read_bytes()
+    return files
+
+
+def test_a_student_who_scales_pixels_their_own_way_keeps_full_marks(root, tmp_path):
+    """verify and who_is_it scale the pixels as x * (1 / 255) in float32: not the stored
+    inputs bit for bit, but the same pictures up to rounding: full marks, no model loaded."""
+    from .corpus import CORRECT
+
+    versions = {v.name: v for v in CORRECT if v.name in ("vf-reciprocal-scaling", "wh-reciprocal-scaling")}
+    res, peak_mb, seconds = run_autograder(root, _with(versions, tmp_path))
+    print(f"\nrun_autograder, own pixel scaling: {seconds:.1f} s, peak memory (PSS) {peak_mb:.0f} MB")
+    assert res["score"] == sum(t["max_score"] for t in res["tests"]) > 0, res["output"][:3000]
+    assert peak_mb < 700, peak_mb
+
+
+def test_a_student_whose_input_needs_the_real_model_is_measured(root, tmp_path):
+    """verify encodes with the checkpoint's own preprocessing (standardised pixels): no
+    test's input, so the graded model loads the real model in the student's process. The
+    run is measured and printed; results.json stays valid (Gradescope's per-student limit
+    decides whether that student's process may hold the model)."""
+    from .corpus import Version, _fn, _verify
+
+    encoder = _fn("img_to_encoding(image_path, model)", """
+from facelab.images import load_image
+from facelab.preprocessing import prepare
+x = prepare(load_image(image_path), "facenet")[None]
+emb = model.predict(x, verbose=0)
+return emb / np.linalg.norm(emb)
+""")
+    own = Version("vf-facenet-preprocessing", "verify", False, _verify("""
+encoding = img_to_encoding(image_path, model)
+dist = np.linalg.norm(encoding - database[identity])
+"""), helper=encoder)
+    res, peak_mb, seconds = run_autograder(root, _with({own.name: own}, tmp_path))
+    verify = [t for t in res["tests"] if t["name"].startswith("verify: ")]
+    print(f"\nrun_autograder, real model loaded lazily: {seconds:.1f} s, peak memory (PSS) "
+          f"{peak_mb:.0f} MB; verify {sum(t['score'] for t in verify):g}/"
+          f"{sum(t['max_score'] for t in verify):g}: {verify[0]['output'][:160]!r}")
+    others = [t for t in res["tests"] if not t["name"].startswith("verify: ")]
+    assert all(t["status"] == "passed" for t in others), res["output"][:3000]

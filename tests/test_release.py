@@ -176,7 +176,7 @@ def test_student_release_runs_then_mistakes_are_diagnosed_then_solutions_pass(st
     solution, each followed by the notebook's own check cell, in the same kernel."""
     from nbclient import NotebookClient
 
-    from facelab.cases import EXERCISES
+    from facelab.checks.suite import EXERCISES
 
     from .wrong_answers import WRONG
 

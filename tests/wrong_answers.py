@@ -2,10 +2,12 @@
 mistake, and the original assignment's own solutions (which must keep full marks).
 
 Each wrong answer is ``(exercise, mistake it must be diagnosed as, source)``. The
-sources are written independently of facelab/mistakes.py, the way students write
+sources are written independently of facelab/checks/mistakes.py, the way students write
 (other operations, other variable names), so a test on them checks the catalogue
 recognises the mistake from the answers alone. tests/test_checks.py runs them all
-in-process; tests/test_release.py pastes a few into released notebooks.
+in-process ("setup_not_run" ones in a kernel where the notebook's first cells did not
+run: no numpy, TensorFlow or img_to_encoding); tests/test_release.py pastes a few into
+released notebooks.
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ WRONG = [
     ("pixel_distance", "dist_array", _pd("    return np.linalg.norm(image_a - image_b, axis=-1)\n")),
     ("pixel_distance", "dist_array", _pd("    return np.array([np.linalg.norm(image_a - image_b)])\n")),
     ("pixel_distance", "dist_list", _pd("    return [float(np.linalg.norm(image_a - image_b))]\n")),
-    ("pixel_distance", "dist_tensor", _pd("    import tensorflow as tf\n    return tf.norm(image_a - image_b)\n")),
+    ("pixel_distance", "setup_not_run", _pd("    return float(np.linalg.norm(image_a - image_b))\n")),
     ("pixel_distance", "unfinished", _pd("    dist = None\n    return dist\n")),
     ("pixel_distance", "unfinished", _pd("    dist = float(np.linalg.norm(image_a - image_b))\n")),
     # triplet_loss ----------------------------------------------------------
@@ -102,6 +104,10 @@ WRONG = [
     ("triplet_loss", "mean_distance", _loss(pos="tf.reduce_mean(tf.square(anchor - positive), axis=-1)",
                                             neg="tf.reduce_mean(tf.square(anchor - negative), axis=-1)")),
     ("triplet_loss", "not_reduced", _loss(loss="tf.maximum(basic_loss, 0.0)")),
+    ("triplet_loss", "shape_one", _loss(loss="tf.reduce_sum(tf.maximum(basic_loss, 0.0), keepdims=True)")),
+    ("triplet_loss", "no_gradient", _loss(
+        loss="tf.constant(tf.reduce_sum(tf.maximum(basic_loss, 0.0)).numpy())")),
+    ("triplet_loss", "setup_not_run", _loss()),
     ("triplet_loss", "not_tensor", _loss(loss="float(tf.reduce_sum(tf.maximum(basic_loss, 0.0)))")),
     ("triplet_loss", "unfinished", _loss(pos="None", neg="None", basic="None", loss="None")),
     ("triplet_loss", "unfinished", _loss(neg="None")),
@@ -113,7 +119,9 @@ WRONG = [
     ("verify", "swapped_return", _verify(ret="door_open, dist")),
     ("verify", "dist_array", _verify(dist="np.linalg.norm(encoding - database[identity], axis=1)")),
     ("verify", "dist_array", _verify(dist="np.sqrt(np.square(encoding - database[identity]).sum(axis=0))")),
-    ("verify", "dist_tensor", _verify(dist="tf.norm(encoding - database[identity])")),
+    ("verify", "door_open_unset", _verify(opened="True").replace(
+        "        door_open = False\n", "")),
+    ("verify", "setup_not_run", _verify()),
     ("verify", "dist_list", _verify(dist="np.linalg.norm(encoding - database[identity], axis=1).tolist()")),
     ("verify", "door_not_bool", _verify(opened="'yes'")),
     ("verify", "squared", _verify(dist="np.sum((encoding - database[identity]) ** 2)")),
@@ -130,7 +138,7 @@ WRONG = [
     ("who_is_it", "swapped_return", _who(ret="identity, min_dist")),
     ("who_is_it", "min_dist_list", _who(dist="[np.linalg.norm(encoding - db_enc)]")),
     ("who_is_it", "min_dist_array", _who(dist="np.linalg.norm(encoding - db_enc, axis=-1)")),
-    ("who_is_it", "min_dist_tensor", _who(dist="tf.norm(encoding - db_enc)")),
+    ("who_is_it", "setup_not_run", _who()),
     ("who_is_it", "never_updated", _who(test="dist > min_dist")),
     ("who_is_it", "kept_largest", _who(start="0", test="dist > min_dist")),
     ("who_is_it", "squared", _who(dist="np.sum(np.square(encoding - db_enc))")),

@@ -47,8 +47,9 @@ def build_context(boundary, limits: pool.Limits) -> pool.Context:
     env = {"FACELAB_HOME": str(assets.home()), "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8",
            "PYTHONIOENCODING": "utf-8", "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
     share_pictures(assets.images_dir())
+    # (the weights: the graded model loads the real model for an input that is not a test's)
     ctx = pool.Context(boundary, setup, cases, expected, limits, args=data["cases"],
-                       readable=(str(assets.images_dir()),), env=env)
+                       readable=(str(assets.images_dir()), str(assets.weights_path())), env=env)
     ctx.hidden = hidden_tokens(ctx)
     return ctx
 

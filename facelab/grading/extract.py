@@ -188,7 +188,11 @@ def extract_student(student: Student, exercise: str) -> Extracted:
 
 def signature_problem(exercise: str, args: ast.arguments, call_args: tuple, call_kwargs: dict,
                       reference=None) -> str | None:
-    """Why the student's parameter list cannot take these arguments, or None."""
+    """Why the student's parameter list cannot take these arguments, or None (a case's
+    probe keyword is the checks' own, popped before the call: not an argument)."""
+    from ..checks.calling import PROBE
+
+    call_kwargs = {k: v for k, v in call_kwargs.items() if k != PROBE}
     params = []
     for a in args.posonlyargs:
         params.append(inspect.Parameter(a.arg, inspect.Parameter.POSITIONAL_ONLY))

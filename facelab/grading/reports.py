@@ -91,7 +91,8 @@ def hidden_feedback(exercise: str, case: checks.CaseResult, tokens) -> str:
             lines = []
     if not lines:
         lines = [t for t in (_safe(case.message, tokens), _safe(case.hint and f"Hint: {case.hint}", tokens)) if t]
-    return " ".join(map(str, lines))
+    where = _safe(case.detail, tokens)  # the student's own line (judge_case dropped any leak)
+    return " ".join(map(str, lines)) + (f"\n{where}" if where else "")
 
 
 def _case_lines(g: Graded, r) -> list[str]:
@@ -101,6 +102,8 @@ def _case_lines(g: Graded, r) -> list[str]:
             continue
         if c.visible:
             lines.append(f"  FAILED {c.name}: {c.message}")
+            if c.detail:
+                lines.append(f"    {c.detail}")
             if c.hint:
                 lines.append(f"    Hint: {c.hint}")
         else:
@@ -131,7 +134,8 @@ def gradescope(g: Graded) -> dict:
         for c in r.cases:
             if c.visible:
                 name = f"{r.exercise}: {c.name}"
-                out = "" if c.passed else c.message + (f"\nHint: {c.hint}" if c.hint else "")
+                out = "" if c.passed else c.message + (f"\n{c.detail}" if c.detail else "") \
+                    + (f"\nHint: {c.hint}" if c.hint else "")
             else:
                 k += 1
                 name = f"{r.exercise}: hidden test {k}"

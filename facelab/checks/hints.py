@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from .expected import NO_MATCH_DISTANCE, THRESHOLD
+from ..expected import NO_MATCH_DISTANCE, THRESHOLD
 
 HINTS = MappingProxyType({
     "pixel_distance": (

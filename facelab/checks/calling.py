@@ -7,7 +7,14 @@ captures what it prints, and turns what it returns (or raises) into a plain
 :class:`Outcome`: no TensorFlow tensor, no arbitrary object, the student's
 own offending line when it raised. This module holds no case, no expected
 value and no judge: a sandboxed grading worker needs only it and
-:mod:`facelab.resources`. :mod:`facelab.checks` re-exports everything here.
+:mod:`.resources`. :mod:`facelab.checks` re-exports everything here.
+
+A case may ask for a probe instead of the plain answer: ``kwargs[PROBE] ==
+"gradient"`` calls the function under a ``tf.GradientTape`` watching every
+tensor argument, and answers ``("gradient", {"status", "kind", "value"}, ())``:
+whether the result has a gradient with respect to each (:func:`gradient_status`),
+and the result's kind and plain value. The probe travels in the case's keyword
+arguments, so the grader's worker runs it with no code of its own.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ import numpy as np
 class Resource:
     """A case argument the calling process builds itself: ``build(*params)``.
 
-    ``build`` is a module-level function of :mod:`facelab.resources` (so a
+    ``build`` is a module-level function of :mod:`facelab.checks.resources` (so a
     marker pickles by name and the sandboxed worker can build it); params may
     hold other markers. Built values are kept once per process.
     """
@@ -74,6 +81,53 @@ def fresh(obj):
 
 
 # -------------------------------------------------------------------- calling
+
+#: the keyword of a case's kwargs naming a probe (popped before the call)
+PROBE = "_facelab_probe"
+
+
+def keep_source(filename: str, source: str) -> None:
+    """Remember the source of code compiled from a string under ``filename`` (e.g.
+    "<cell 7>"), so that a traceback through it can show the student's line."""
+    import linecache
+
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+
+
+def _tensors(obj) -> list:
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        return []
+    if isinstance(obj, tf.Tensor):
+        return [obj]
+    if isinstance(obj, (tuple, list)):
+        return [t for o in obj for t in _tensors(o)]
+    if isinstance(obj, dict):
+        return [t for o in obj.values() for t in _tensors(o)]
+    return []
+
+
+def gradient_status(fn: Callable, args: tuple, kwargs: dict):
+    """Call ``fn`` under a GradientTape watching its tensor arguments: (value, status).
+
+    ``status`` is "ok" when the result is a TensorFlow tensor with a gradient
+    (not None) with respect to every watched tensor, "no gradient" when some
+    gradient is None, "not a tensor" when the result is not a TensorFlow tensor.
+    """
+    import tensorflow as tf
+
+    watched = _tensors((args, kwargs))
+    with tf.GradientTape(persistent=False) as tape:
+        for t in watched:
+            tape.watch(t)
+        value = fn(*args, **kwargs)
+    if not isinstance(value, tf.Tensor):
+        return value, "not a tensor"
+    if value.dtype not in (tf.float16, tf.float32, tf.float64, tf.bfloat16):
+        return value, "no gradient"
+    grads = tape.gradient(value, watched) if watched else []
+    return value, "ok" if grads and all(g is not None for g in grads) else "no gradient"
+
 
 
 @dataclass(frozen=True)
@@ -120,7 +174,7 @@ def kind_of(value) -> str:
 
 
 def _library_dirs() -> tuple[str, ...]:
-    here = os.path.dirname(os.path.abspath(__file__))
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the facelab package
     prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
     return (here + os.sep, *(os.path.join(p, "lib") + os.sep for p in prefixes))
 
@@ -176,7 +230,12 @@ def call_case(fn: Callable, case: Case, max_stdout: int = 20_000) -> Outcome:
     buf = io.StringIO()
     try:
         args, kwargs = fresh(resolve(case.args)), fresh(resolve(case.kwargs))
+        probe = kwargs.pop(PROBE, None) if isinstance(kwargs, dict) else None
         with contextlib.redirect_stdout(buf):
+            if probe == "gradient":
+                value, status = gradient_status(fn, args, kwargs)
+                probed = {"status": status, "kind": kind_of(value), "value": plain(value)}
+                return Outcome(value=("gradient", probed, ()), stdout=buf.getvalue()[:max_stdout])
             value = fn(*args, **kwargs)
         items = tuple(kind_of(v) for v in list(value)[:1000]) \
             if isinstance(value, (tuple, list)) else ()

@@ -2,13 +2,17 @@
 
 Each :class:`~facelab.checks.Exercise` names its reference solution, what the
 function returns (fields judged in order) and prints, its catalogue of
-mistakes (:mod:`facelab.mistakes`) and its cases. Hidden cases
+mistakes (:mod:`facelab.checks.mistakes`) and its cases. Hidden cases
 (``hidden=True``) run only when the grader grades; a notebook's check runs
 the visible ones and says how many more there are. Expected values come from
 the reference solutions, or from :mod:`facelab.expected` where the lesson
 states them. Arguments the calling process must build (the model, a
 database, a picture's path) are :class:`~facelab.checks.Resource` markers of
-:mod:`facelab.resources`.
+:mod:`facelab.checks.resources`.
+
+What each function receives, returns and prints is its contract
+(:mod:`.contracts`): the judged fields come from there, and every argument
+below fits what the contract (and so the exercise's text) states.
 
 This module is secret (listed in ``facelab.checks.SECRET_MODULES``): the
 grader hides it from student code.
@@ -16,19 +20,22 @@ grader hides it from student code.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import MappingProxyType
 
 import numpy as np
 
-from . import exercises as ref
+from .. import exercises as ref
+from ..decision import NOT_IN_DATABASE, accepts, verify_message
+from ..expected import (EMBEDDING_SIZE, IMAGE_SIZE, THRESHOLD, TRIPLET_SEEDED_LOSS,
+                        TRIPLET_SMALL_CASES)
+from . import contracts as C
 from . import mistakes as M
 from . import resources as R
-from .checks import Check, Exercise, Flag, Number, Resource, Text
-from .decision import NOT_IN_DATABASE, accepts, verify_message
-from .expected import EMBEDDING_SIZE, THRESHOLD, TRIPLET_SEEDED_LOSS, TRIPLET_SMALL_CASES
+from .calling import PROBE
+from .engine import Check, Exercise, Resource
 
-# tolerances of the judged numbers
-DISTANCE_TOL = 1e-3   # encodings and pixels: float32 arithmetic in any order
+# tolerances of the judged numbers (DISTANCE_TOL: the contracts')
 EXACT_TOL = 1e-6      # a distance that is exactly 0 or a whole number
 SMALL_LOSS_TOL = 1e-5
 SEEDED_LOSS_TOL = 1e-2  # the lesson prints it with 4 decimals, across TensorFlow builds
@@ -65,19 +72,27 @@ def triplet(anchor, positive, negative) -> tuple:
 # ------------------------------------------------------------ pixel_distance
 _M1, _M2, _E = pixels(camera("madonna", 1)), pixels(camera("madonna", 2)), pixels(badge("elton_john"))
 
+def _image(**pixels) -> np.ndarray:
+    """A black (160, 160, 3) float64 picture with the given ``"i_j_k"=value`` pixels set."""
+    img = np.zeros((IMAGE_SIZE, IMAGE_SIZE, 3))
+    for where, v in pixels.items():
+        img[tuple(int(i) for i in where.strip("p").split("_"))] = v
+    return img
+
+
 PIXEL_DISTANCE = Exercise(
     "pixel_distance", ref.pixel_distance,
-    returns=(Number("dist", DISTANCE_TOL),),
+    returns=C.PIXEL_DISTANCE.returns,
     mistakes=M.PIXEL_DISTANCE,
     checks=(
         Check("same picture twice gives 0", (_M1, _M1), tol=EXACT_TOL),
         Check("two pictures of the same person", (_M1, _M2)),
         Check("pictures of two people", (_M1, _E)),
         Check("order does not matter", (_E, _M1), hidden=True),
-        Check("a 3-4-5 triangle", (np.array([[0.0, 0.0]]), np.array([[3.0, 4.0]])),
-              tol=EXACT_TOL, hidden=True),
-        Check("one row of four values", (np.array([1.0, -1.0, 2.0, 0.5]),
-                                         np.array([0.0, 1.0, -2.0, 0.5])), hidden=True),
+        Check("two pixels apart (0.3 and 0.4: distance 0.5)",
+              (_image(), _image(p0_0_0=0.3, p159_159_2=0.4)), tol=EXACT_TOL, hidden=True),
+        Check("a black and a white picture", (_image(), np.ones((IMAGE_SIZE, IMAGE_SIZE, 3))),
+              hidden=True),
     ),
 )
 
@@ -94,14 +109,17 @@ _SEEDED = (None, Resource(R.seeded_triplet))
 
 TRIPLET_LOSS = Exercise(
     "triplet_loss", ref.triplet_loss,
-    returns=(Number("loss", DISTANCE_TOL, tensor=True),),
+    returns=C.TRIPLET_LOSS.returns,
     mistakes=M.TRIPLET_LOSS,
     checks=(
         *(_small(i) for i in range(1, len(TRIPLET_SMALL_CASES) + 1)),
         Check("seeded random batch (the lesson's expected output)", _SEEDED, points=2,
               tol=SEEDED_LOSS_TOL, value=lambda: [TRIPLET_SEEDED_LOSS]),
         Check("returns a TensorFlow tensor", _SEEDED,
-              fields=(Number("loss", None, tensor="only"),)),
+              fields=(replace(C.TRIPLET_LOSS.returns[0], tol=None),)),
+        Check("has a gradient with respect to y_pred (notebook 7 trains with it)", _SEEDED,
+              fields=C.TRIPLET_LOSS.extra, kwargs={PROBE: "gradient"},
+              value=lambda: [["ok", TRIPLET_SEEDED_LOSS]]),
         Check("random batch of 4", (None, Resource(R.random_triplet, (7, 4, EMBEDDING_SIZE))), hidden=True),
         Check("random batch of 1", (None, Resource(R.random_triplet, (11, 1, EMBEDDING_SIZE))), hidden=True),
         Check("another alpha", (None, Resource(R.random_triplet, (3, 5, 16)), 0.5), hidden=True),
@@ -120,7 +138,7 @@ def _door(picture, claimed, database=R.OFFICE_DB):
 
 VERIFY = Exercise(
     "verify", ref.verify,
-    returns=(Number("dist", DISTANCE_TOL), Flag("door_open")),
+    returns=C.VERIFY.returns,
     prints=_verify_prints,
     mistakes=M.VERIFY,
     checks=(
@@ -155,7 +173,7 @@ def _who_prints(args, value) -> str:
 
 WHO_IS_IT = Exercise(
     "who_is_it", ref.who_is_it,
-    returns=(Number("min_dist", DISTANCE_TOL), Text("identity")),
+    returns=C.WHO_IS_IT.returns,
     prints=_who_prints,
     mistakes=M.WHO_IS_IT,
     checks=(

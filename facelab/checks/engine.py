@@ -1,35 +1,17 @@
-"""The checks engine: call a graded function on cases, judge the answer, name the mistake.
+"""The checks engine's types and judge: cases, results, mistakes, and judging one outcome.
 
-Content and engine live apart. The content is data: each exercise's cases
-(arguments, points, tolerances, visible or hidden) in :mod:`facelab.cases`,
-the mistakes students make in :mod:`facelab.mistakes`, hints in
-:mod:`facelab.hints`. The engine knows none of them: :mod:`facelab.calling`
-calls a function on a case's arguments (:func:`call_case`),
-:mod:`facelab.judging` reads what came back against the expected data, and
-this module turns that into results (:func:`judge_case`), recognises the
-catalogued mistake behind a failure and says it once (:func:`explain`). It
-re-exports the names of both, so ``facelab.checks`` is the one entry point.
-
-Where each part runs
---------------------
-A notebook runs everything in one process with :func:`check` (visible cases
-only; the report says how many more tests run at grading). The grader calls
-student functions in a sandboxed worker, which needs only this module and
-:mod:`facelab.resources` (to build the arguments that :class:`Resource`
-markers name), and judges in its own trusted process, where
-``case.expect()`` has computed the expected data: the reference solution's
-answer, what it prints, and what every catalogued mistake would answer
-(plain lists, floats, bools and strings: JSON-able). The modules holding
-those secrets are listed in :data:`SECRET_MODULES`; nothing here imports
-them before :func:`cases` or :func:`check` is called.
+:class:`Check` and :class:`Exercise` are how the content (:mod:`.suite`)
+writes an exercise as data; :class:`Mistake` and :class:`Answer` how the
+catalogue (:mod:`.mistakes`) recognises a mistake. :func:`judge_case` turns
+an :class:`~facelab.checks.calling.Outcome` into a :class:`CaseResult`
+(points, message, the mistake's diagnosis, the student's line), and
+:class:`CheckResult` says the results of one exercise in plain text. No case,
+no expected value and no mistake lives here, and nothing here imports them.
 
 Hidden cases (``visible=False``): their ``message``, ``hint``,
 ``diagnosis`` and :func:`explain` sentences never contain an expected
 value, an argument or the case's name (:func:`judge_case` words them
 without values and drops any text that would reveal one).
-
-    >>> check_verify(verify)        # in a notebook: prints a verdict
-    >>> hint("verify")              # stuck? progressively stronger hints
 """
 
 from __future__ import annotations
@@ -42,16 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from .calling import (Outcome, Resource, call_case, fresh, kind_of, plain,  # noqa: F401
-                      resolve)
-from .errors import FacelabError
-from .judging import (Expected, Flag, Number, Returns, Text, Verdict,  # noqa: F401
-                      _jsonable)
-
-#: the modules holding reference solutions, hidden cases, expected values or the
-#: mistake catalogue: the grader hides them from student code. ``facelab.expected``
-#: is imported by ``import facelab`` (for THRESHOLD), so hide its file, do not unload it.
-SECRET_MODULES = ("facelab.cases", "facelab.mistakes", "facelab.exercises", "facelab.expected")
+from ..errors import FacelabError
+from .calling import PROBE, Outcome, Resource, fresh, gradient_status, resolve
+from .judging import Expected, Number, Returns, Verdict, _jsonable
 
 # ----------------------------------------------------------------- content
 
@@ -67,6 +42,7 @@ class Answer:
     stdout: str
     error: str | None
     want: Expected
+    probe: str | None = None   # a gradient probe's status ("ok", "no gradient", "not a tensor")
 
     def number(self, i: int = 0) -> float | None:
         """Item ``i`` as a float when it is one number (of any kind), else None."""
@@ -223,8 +199,12 @@ class CheckResult:
             who = names + (["a hidden test"] if hidden == 1 else
                            [f"{hidden} hidden tests"] if hidden else [])
             if len(names) + hidden == n > 1:
-                who = [f"all {n} {what}"]
-            lines.append(f"  FAILED {'; '.join(who)}: {message}")
+                lines.append(f"  FAILED all {n} {what}: {message}")
+            elif len(who) == 1:
+                lines.append(f"  FAILED {who[0]}: {message}")
+            else:  # one case name a line: names hold commas and parentheses of their own
+                lines.append(f"  FAILED {len(names) + hidden} {what}: {message}")
+                lines += [f"    - {w}" for w in who]
             if detail:
                 lines.append(f"    {detail}")
         for sentence in explain(self.cases):
@@ -254,6 +234,12 @@ UNFINISHED = "unfinished"
 def _answer(case: Case, outcome: Outcome, want: Expected) -> Answer:
     kind, value, _ = (tuple(outcome.value) + ("?", None, ()))[:3] \
         if isinstance(outcome.value, (tuple, list)) else ("?", None, ())
+    if kind == "gradient" and isinstance(value, dict):  # a gradient probe: judge its result
+        exp = want.value[0] if want.value else None
+        loss = exp[1] if isinstance(exp, (list, tuple)) and len(exp) > 1 else None
+        inner, inner_kind = value.get("value"), str(value.get("kind"))
+        return Answer((inner,), (inner_kind,), inner, inner_kind, outcome.stdout, outcome.error,
+                      Expected([loss], want.prints, want.mistakes), probe=value.get("status"))
     items, kinds = (case.judge.unpack(outcome) if isinstance(case.judge, Returns)
                     else ((value,), (kind,)))
     if items is None:
@@ -427,7 +413,11 @@ class Exercise:
     def _fields(self, fn: Callable, c: Check):
         """``fn``'s answer on the case's arguments as a list of fields (its prints muted)."""
         args, kwargs = fresh(resolve(c.args)), fresh(resolve(c.kwargs))
+        probe = kwargs.pop(PROBE, None)
         with contextlib.redirect_stdout(io.StringIO()):
+            if probe == "gradient":
+                value, status = gradient_status(fn, args, kwargs)
+                return [_jsonable([status, value])], args
             value = fn(*args, **kwargs)
         fields = list(value) if len(self.returns) > 1 else [value]
         return _jsonable(fields), args
@@ -450,111 +440,3 @@ class Exercise:
             except Exception:  # noqa: BLE001 - this mistake raises here: nothing to compare
                 continue
         return Expected(value, prints, made).data()
-
-
-#: the exercises' content once loaded (clearing it makes the next call reload it)
-_EXERCISES: dict[str, Exercise] = {}
-
-
-def _content() -> dict[str, Exercise]:
-    if not _EXERCISES:
-        from . import cases as content  # the secret part, loaded on first use
-
-        _EXERCISES.update(content.EXERCISES)
-    return _EXERCISES
-
-
-def exercises() -> list[str]:
-    """The graded exercises, in notebook order."""
-    return list(_content())
-
-
-def _exercise(name: str) -> Exercise:
-    known = _content()
-    if name not in known:
-        raise FacelabError(f"unknown exercise {name!r}; expected one of: {', '.join(known)}")
-    return known[name]
-
-
-def cases(name: str, include_hidden: bool = False) -> list[Case]:
-    """The cases of exercise ``name``: the visible ones, and the hidden ones on request."""
-    return [_exercise(name).case(c) for c in _exercise(name).checks
-            if include_hidden or not c.hidden]
-
-
-def check(exercise: str, fn: Callable, include_hidden: bool = False) -> CheckResult:
-    """Run an exercise's cases on ``fn`` in this process and return the result."""
-    every = cases(exercise, include_hidden=True)
-    run = [c for c in every if include_hidden or c.visible]
-    results = []
-    for case in run:
-        if not callable(fn):
-            text = f"expected a function, got {type(fn).__name__}"
-            results.append(CaseResult(case.name, False, 0.0, case.points, text,
-                                      f"Pass the function itself: check_{exercise}({exercise}).",
-                                      case.visible))
-            continue
-        results.append(judge_case(case, call_case(fn, case), case.expect()))
-    return CheckResult(exercise, tuple(results), hidden_not_run=len(every) - len(run),
-                       graded=include_hidden)
-
-
-# the notebooks' entry points -------------------------------------------------
-def check_pixel_distance(fn) -> CheckResult:
-    """Check a student's ``pixel_distance(image_a, image_b)`` on the visible cases."""
-    return check("pixel_distance", fn)
-
-
-def check_triplet_loss(fn) -> CheckResult:
-    """Check a student's ``triplet_loss(y_true, y_pred, alpha=0.2)`` on the visible cases."""
-    return check("triplet_loss", fn)
-
-
-def check_verify(fn) -> CheckResult:
-    """Check a student's ``verify(image_path, identity, database, model)`` on the visible cases."""
-    return check("verify", fn)
-
-
-def check_who_is_it(fn) -> CheckResult:
-    """Check a student's ``who_is_it(image_path, database, model)`` on the visible cases."""
-    return check("who_is_it", fn)
-
-
-# ---------------------------------------------------------------- hints
-_ASKED: dict[str, int] = {}
-
-
-def hint(exercise: str, level: int = 1) -> None:
-    """Print hint number ``level`` (1 = gentlest) for an exercise; none gives the solution.
-
-    Asking again with ``level + 1`` gives a stronger one; past the last, the
-    last is repeated. The strongest level asked per exercise is kept in
-    :func:`hints_asked`. An unknown exercise or a level below 1 raises FacelabError.
-    """
-    from .hints import HINTS
-
-    if exercise not in HINTS:
-        raise FacelabError(f"no hints for {exercise!r}; expected one of: {', '.join(HINTS)}")
-    if not isinstance(level, int) or level < 1:
-        raise FacelabError(f"hint level must be 1 or more, got {level!r}")
-    steps = HINTS[exercise]
-    k = min(level, len(steps))
-    _ASKED[exercise] = max(_ASKED.get(exercise, 0), k)
-    more = (f"  (stronger: hint({exercise!r}, {k + 1}))" if k < len(steps)
-            else "  (that was the last hint)")
-    print(f"{exercise}, hint {k} of {len(steps)}: {steps[k - 1]}{more}")
-
-
-def hints_asked() -> dict[str, int]:
-    """``{exercise: strongest hint level asked}`` in this process."""
-    return dict(_ASKED)
-
-
-# compatibility with callers written against the first version of this module
-def build_resource(res: Resource):
-    """Build (once per process) the value a Resource names (same as :func:`resolve`)."""
-    return resolve(res)
-
-
-# the markers most callers need (resources imports this module: import it last)
-from .resources import MODEL, OFFICE_DB  # noqa: E402,F401

@@ -22,9 +22,9 @@ import re
 
 import numpy as np
 
-from .checks import Answer, Mistake
-from .decision import NOT_IN_DATABASE, accepts, verify_message
-from .expected import ALPHA, NO_MATCH_DISTANCE, THRESHOLD
+from .engine import Answer, Mistake
+from ..decision import NOT_IN_DATABASE, accepts, verify_message
+from ..expected import ALPHA, NO_MATCH_DISTANCE, THRESHOLD
 
 # ---------------------------------------------------------------- recognisers
 
@@ -84,21 +84,33 @@ NUMPY_MISSING = Mistake(
 
 
 def _one_number(field: str, how: str) -> tuple[Mistake, ...]:
-    """A distance returned as an array, a tensor or a list instead of one number."""
+    """A distance returned as an array (or a tensor of one or more dimensions) or a list
+    instead of one number (a 0-d tensor is one number: the contract accepts it)."""
     return (
         Mistake(f"{field}_array",
                 f"{field} is an array, not one number (np.linalg.norm with an axis gives one "
                 f"value per row, e.g. shape (1,)). {how} The cells after the exercise format "
                 "and compare it as a number, and an array breaks them.",
-                spots=lambda a: _array(0)(a) or _error(r"truth value of an array")(a)),
-        Mistake(f"{field}_tensor",
-                f"{field} is a TensorFlow tensor: a distance is one number. {how}",
-                spots=_kind(0, "tf.Tensor")),
+                spots=lambda a: _array(0, tensors=True)(a) or _error(r"truth value of an array")(a)),
         Mistake(f"{field}_list",
                 f"{field} is a list or a tuple: a distance is one number. {how}",
                 spots=lambda a: _kind(0, "list", "tuple")(a)
                 or _error(r"'(list|tuple)' and '(float|int)'")(a)),
     )
+
+
+#: names the notebooks' set-up cells define: a NameError on one means the cells above
+#: (the imports) did not run in this kernel
+_SETUP_NAMES = ("np", "tf", "img_to_encoding", "load_pretrained", "office_database",
+                "load_pixels", "camera_pictures", "employee_pictures", "THRESHOLD")
+
+
+def setup_not_run(*names: str) -> Mistake:
+    return Mistake(
+        "setup_not_run",
+        "A name the notebook's first cells define is not defined in this kernel: run the cells "
+        "above first, from the top (the import cell), then this cell and its check again.",
+        spots=_error(*(rf"^NameError: name '{n}' is not defined" for n in names)))
 
 
 # ------------------------------------------------------------ pixel_distance
@@ -128,6 +140,7 @@ _MEAN = ("You averaged the squared differences (np.mean) where the distance adds
          "(np.sum), then takes the square root.")
 
 PIXEL_DISTANCE = (
+    setup_not_run(*_SETUP_NAMES),
     Mistake("squared",
             "You returned the squared distance, the sum of squares without its square root: "
             "take the square root too (np.linalg.norm does all three steps).",
@@ -154,7 +167,7 @@ def _triplet(swap=False, clip_after=False, clip=True, margin=True, fixed_alpha=F
              power=2, axis=-1, mean_batch=False, mean_dist=False):
     """A triplet loss written with one of the catalogued mistakes."""
     def loss(y_true, y_pred, alpha=ALPHA):
-        from ._quiet import tf
+        from .._quiet import tf
 
         anchor, positive, negative = y_pred[0], y_pred[1], y_pred[2]
         if swap:
@@ -180,8 +193,27 @@ def _right_value_not_tensor(a: Answer) -> bool:
     return a.kind != "tf.Tensor" and _near(a, 0, 1e-2)
 
 
+def _not_one_loss(a: Answer) -> bool:
+    """One loss per triplet: an array of one dimension (a batch of one gives shape (1,),
+    like keepdims=True: both fit there, and the engine names the one that fits the
+    most failed cases, shape_one first on a tie)."""
+    v = a.items[0] if a.items is not None else None
+    return isinstance(v, np.ndarray) and v.ndim == 1
+
+
+def _shape_one(a: Answer) -> bool:
+    """One value, but with dimensions (keepdims=True, a list around it): shape (1,), (1, 1)."""
+    v = a.items[0] if a.items is not None else None
+    return isinstance(v, np.ndarray) and v.ndim >= 1 and v.size == 1
+
+
+def _no_gradient(a: Answer) -> bool:
+    return a.probe == "no gradient"
+
+
 TRIPLET_LOSS = (
     NUMPY_MISSING,
+    setup_not_run(*(n for n in _SETUP_NAMES if n != "np")),
     Mistake("swapped",
             "You swapped the positive and the negative: pos_dist compares the anchor with the "
             "positive (y_pred[1]), neg_dist with the negative (y_pred[2]), and basic_loss is "
@@ -226,10 +258,20 @@ TRIPLET_LOSS = (
             "You averaged the squared differences (tf.reduce_mean) where a squared distance "
             "adds them up (tf.reduce_sum over axis=-1).",
             returns=_triplet(mean_dist=True)),
+    Mistake("shape_one",
+            "Your loss has the shape (1,) or (1, 1), not a scalar (0-d) one: "
+            "drop keepdims=True (or the list around it) so that tf.reduce_sum gives a 0-d tensor.",
+            spots=_shape_one),
     Mistake("not_reduced",
             "You returned one loss per triplet: add them up over the batch with tf.reduce_sum "
             "so that the loss is one number.",
-            spots=_array(0, tensors=True)),
+            spots=_not_one_loss),
+    Mistake("no_gradient",
+            "Your loss has no gradient with respect to y_pred: a step through numpy, float(...) "
+            "or tf.constant(...) cuts TensorFlow's record of how the loss was computed. "
+            "Notebook 7 trains a network with this loss, and without a gradient it cannot "
+            "learn: write every step with TensorFlow operations.",
+            spots=_no_gradient),
     Mistake("not_tensor",
             "Your loss has the right value but is not a TensorFlow tensor: build it with "
             "TensorFlow operations only (no numpy, no float(...)), so that training can "
@@ -244,7 +286,7 @@ TRIPLET_LOSS = (
 def _verify(distance, opens):
     """A verify written with one catalogued mistake: its distance and its door rule."""
     def verify(image_path, identity, database, model):
-        from .encoding import img_to_encoding
+        from ..encoding import img_to_encoding
 
         diff = img_to_encoding(image_path, model) - np.asarray(database[identity])
         dist = float(distance(diff))
@@ -255,7 +297,7 @@ def _verify(distance, opens):
 
 
 def _verify_first_entry(image_path, identity, database, model):
-    from .encoding import img_to_encoding
+    from ..encoding import img_to_encoding
 
     first = np.asarray(next(iter(database.values())))
     dist = float(np.linalg.norm(img_to_encoding(image_path, model) - first))
@@ -267,7 +309,13 @@ def _verify_first_entry(image_path, identity, database, model):
 _NORM = lambda d: np.linalg.norm(d)  # noqa: E731
 
 VERIFY = (
+    setup_not_run(*_SETUP_NAMES),
     NOT_ENCODED,
+    Mistake("door_open_unset",
+            "door_open is set only in one branch: when the other branch runs it has no value "
+            "(UnboundLocalError). Set door_open = True where the door opens and "
+            "door_open = False in the `else` branch.",
+            spots=_error(r"^UnboundLocalError: .*'door_open'")),
     Mistake("identity_as_text",
             "You looked up the word 'identity' in the database: use the variable, "
             "database[identity], without quotes.",
@@ -315,7 +363,7 @@ def _who(distance=_NORM, keep=lambda d, best: d < best, start=NO_MATCH_DISTANCE,
          update_dist=True, identity_inside=True):
     """A who_is_it written with one catalogued mistake in its search."""
     def who_is_it(image_path, database, model):
-        from .encoding import img_to_encoding
+        from ..encoding import img_to_encoding
 
         encoding = img_to_encoding(image_path, model)
         min_dist, identity = start, None
@@ -334,6 +382,7 @@ def _who(distance=_NORM, keep=lambda d, best: d < best, start=NO_MATCH_DISTANCE,
 
 
 WHO_IS_IT = (
+    setup_not_run(*_SETUP_NAMES),
     NOT_ENCODED,
     Mistake("swapped_return",
             "You returned (identity, min_dist): the lesson's order is "
