@@ -43,7 +43,7 @@ def number_cell(value) -> str:
 def csv_text(rows) -> str:
     """Rows (lists of str / numbers / None) as CSV text, every cell through the helpers."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = csv.writer(buf, lineterminator="\r\n")  # RFC 4180; a lone \r in a cell gets quoted too
     for row in rows:
         w.writerow([number_cell(c) if isinstance(c, (int, float)) and not isinstance(c, bool)
                     else text_cell(c) for c in row])

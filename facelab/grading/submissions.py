@@ -102,9 +102,9 @@ def student_id(name: str, is_file: bool = True) -> str:
 
 
 def safe_id(text: str) -> str:
-    """``text`` reduced to ``[A-Za-z0-9._-]`` (accents folded), no leading dot; "student"
+    """``text`` reduced to ``[A-Za-z0-9._-]`` (accents folded), no leading dot or dash; "student"
     when nothing is left."""
-    clean = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_fold(text)).lstrip(".")[:MAX_ID]
+    clean = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_fold(text)).lstrip(".-")[:MAX_ID]
     return clean if clean.strip("_.-") else "student"
 
 
