@@ -195,7 +195,7 @@ def rows(batch) -> dict:
 
 def failures(batch, student: str) -> list[str]:
     """The failed tests' names and messages in a student's results.json."""
-    res = json.loads((batch["out"] / student / "results.json").read_text())
+    res = json.loads((batch["out"] / "students" / student / "results.json").read_text())
     return [f"{t.get('name')}: {t.get('output', '')[:200]}" for t in res.get("tests", [])
             if t.get("score") != t.get("max_score")]
 
