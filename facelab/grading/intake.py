@@ -156,8 +156,7 @@ def main() -> None:
                  "memory (a huge notebook or .py file?); hand in the workbook's notebooks only"}
     except RecursionError:
         reply = {"problem": "what was handed in nests too deeply to be read"}
-    data = json.dumps(reply).encode()
-    os.write(1, data) if len(data) < 65536 else sys.stdout.buffer.write(data)
+    sys.stdout.buffer.write(json.dumps(reply).encode())
     sys.stdout.flush()
 
 
