@@ -229,3 +229,15 @@ def test_nbgrader_submitted_folder_graded_one_row_per_student(tmp_path, office):
     assert sorted(row["total"] for row in book.values()) == ["0", "6", "6"]
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["format"] == "nbgrader" and summary["students"] == 3
+
+
+def test_a_moodle_download_without_folders(tmp_path):
+    """Without "download submissions in folders", Moodle prefixes each file's name."""
+    root = write_folder(tmp_path / "flat", {
+        "Jane Doe_101_assignsubmission_file_1_naive_verification.ipynb": NB1,
+        "Jane Doe_101_assignsubmission_file_2_triplet_loss.ipynb": NB1,
+        "Anna Lee_103_assignsubmission_onlinetext_onlinetext.html": "<p>hi</p>"})
+    fmt, entries = sites.find_entries([root])
+    assert fmt == "moodle" and [e.id for e in entries] == ["Jane_Doe_101"]
+    assert [s.label for s in read_entry(entries[0]).sources] == ["1_naive_verification.ipynb",
+                                                                 "2_triplet_loss.ipynb"]

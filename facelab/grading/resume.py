@@ -153,17 +153,23 @@ def _free(lock_path: str) -> bool:
         os.close(fd)
 
 
+def _tmp() -> str:
+    """The machine's temporary folder (also while a RunFolder is active)."""
+    tmp = tempfile.gettempdir()
+    return os.path.dirname(tmp) if os.path.basename(tmp).startswith(RUN_PREFIX) else tmp
+
+
 def _graders_running() -> bool:
     """Another grader on this machine holds a sandbox user or a run folder."""
     locks = glob.glob(os.path.join(SANDBOX_LOCKS, "*.lock"))
-    locks += glob.glob(os.path.join(tempfile.gettempdir(), RUN_PREFIX + "*", LOCK))
+    locks += glob.glob(os.path.join(_tmp(), RUN_PREFIX + "*", LOCK))
     return not all(_free(p) for p in locks)
 
 
 def clean_leftovers(out: Path) -> list[str]:
     """Remove what killed runs left (see the module's docstring); returns what was removed."""
     removed = []
-    tmp = tempfile.gettempdir()
+    tmp = _tmp()
     for run in glob.glob(os.path.join(tmp, RUN_PREFIX + "*")):
         if os.path.isdir(run) and not os.path.islink(run) and _free(os.path.join(run, LOCK)):
             shutil.rmtree(run, ignore_errors=True)
