@@ -241,3 +241,17 @@ def test_a_moodle_download_without_folders(tmp_path):
     assert fmt == "moodle" and [e.id for e in entries] == ["Jane_Doe_101"]
     assert [s.label for s in read_entry(entries[0]).sources] == ["1_naive_verification.ipynb",
                                                                  "2_triplet_loss.ipynb"]
+
+
+def test_the_code_sent_to_the_sandbox_is_bounded(tmp_path):
+    """Sixteen 200 KB constants the function uses (each under the statement cap) come to
+    more code than one frame to the sandbox carries: that exercise's one-line problem."""
+    from facelab.grading.submissions import Entry
+
+    consts = "".join(f"C{k} = '{'x' * 200_000}'\n" for k in range(16))
+    body = " + ".join(f"len(C{k})" for k in range(16))
+    src = tmp_path / "s.py"
+    src.write_text(consts + f"# GRADED FUNCTION: pixel_distance\ndef pixel_distance(a, b):\n    return {body}\n")
+    got = intake.run(Entry("s", "s.py", [(str(src), None, "")]), ["pixel_distance"], 60)
+    why = got.student.extracted["pixel_distance"].problem
+    assert why and "MB of code" in why and "\n" not in why

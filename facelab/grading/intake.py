@@ -33,7 +33,7 @@ from .extract import Extracted, Piece, extract_student
 from .submissions import Entry, Student, read_entry
 
 DEFAULT_MEMORY_MB = 1024.0   # address space of one intake process
-MAX_CODE = 2 * 2**20         # bytes of extracted code per student (all exercises)
+MAX_CODE = 2 * 2**20         # bytes of extracted code per student, JSON-encoded (all exercises)
 MAX_SIGNATURE = 4000         # characters of a parameter list
 MAX_STATEMENT = 256 * 2**10  # characters of one top-level statement that is parsed at all
 CONTINUES = ("elif", "else", "except", "finally")
@@ -124,7 +124,7 @@ def answer(entry: Entry, exercises: list[str]) -> dict:
         ex = extract_student(student, name)
         item = {"problem": ex.problem, "note": ex.note, "pieces": [], "signature": None}
         if ex.problem is None:
-            size = sum(len(p.source.encode()) for p in ex.pieces)
+            size = sum(len(json.dumps(p.source)) for p in ex.pieces)  # as the wire carries it
             sig = _bare_signature(ex.signature)
             if size > budget:
                 item["problem"] = (f"`{name}` and what it uses come to {size / 2**20:.1f} MB of code; at most "
