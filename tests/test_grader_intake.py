@@ -13,10 +13,10 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
 from .test_grader import SOLUTIONS, nb
 
 pytestmark = pytest.mark.slow
@@ -166,32 +166,59 @@ def test_the_grader_process_stays_under_500_mb(hostile_class):
     assert peak is not None and peak < LIMIT_MB, peak
 
 
-def test_a_grader_killed_midway_keeps_every_finished_student(tmp_path, office):
-    subs, out = tmp_path / "class", tmp_path / "out"
-    subs.mkdir()
-    names = [f"s{k:02d}" for k in range(8)]
-    for n in names:
-        (subs / f"{n}.ipynb").write_text(nb(HEAD, *[c for c in graded_cells() if "pixel_distance" in c]))
-    cmd = [sys.executable, "-m", "facelab.cli", "grade", str(subs), "--out", str(out), "--jobs", "1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 900
-    while len(list(out.glob("students/*/record.json"))) < 3 and time.monotonic() < deadline:
-        assert proc.poll() is None, "the grader finished before it could be killed"
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    kept = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("students/*/record.json")}
-    assert 3 <= len(kept) < len(names) and not (out / "gradebook.csv").exists()
-    for sid in kept:
-        assert json.loads((out / "students" / sid / "results.json").read_text())["score"] == 6
-    leftovers = [p for p in os.listdir("/tmp") if p.startswith("facelab-run-")]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert f"{len(kept)} of {len(names)} students already graded" in r.stderr
-    for sid, mtime in kept.items():  # the finished students were not graded again
-        assert (out / "students" / sid / "record.json").stat().st_mtime_ns == mtime
-    rows = rows_of(out / "gradebook.csv")
-    assert sorted(rows) == names and all(r["total"] == "6" for r in rows.values())
-    assert not set(leftovers) & set(os.listdir("/tmp"))  # the killed run's folder is gone
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    assert f"{len(names)} of {len(names)} students already graded" in r.stderr and "sandbox:" not in r.stderr
+PEEK = HEAD + """
+# GRADED FUNCTION: pixel_distance
+def pixel_distance(image_a, image_b):
+    try:
+        open({path!r}).read()
+        return -1.0           # a finished classmate's notebook was readable
+    except OSError:
+        return float(np.linalg.norm(image_a - image_b))
+"""
+
+
+def test_a_grader_killed_midway_keeps_every_finished_student(office):
+    """In user mode (secrets by permissions), in a world-readable class folder: the re-run
+    keeps the finished students, grades the rest, and the finished ones' files stay out
+    of reach of the students graded in the re-run."""
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="facelab-test-kill-", dir="/tmp"))
+    try:
+        os.chmod(root, 0o755)
+        subs, out = root / "class", root / "out"
+        subs.mkdir(mode=0o755)
+        names = [f"s{k:02d}" for k in range(8)]
+        for n in names[:-1]:
+            (subs / f"{n}.ipynb").write_text(nb(HEAD, *[c for c in graded_cells() if "pixel_distance" in c]))
+        (subs / "s07.py").write_text(PEEK.format(path=str(subs / "s00.ipynb")))
+        for f in subs.iterdir():
+            os.chmod(f, 0o644)
+        cmd = [sys.executable, "-m", "facelab.cli", "grade", str(subs), "--out", str(out), "--jobs", "1",
+               "--sandbox", "user"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 900
+        while len(list(out.glob("students/*/record.json"))) < 3 and time.monotonic() < deadline:
+            assert proc.poll() is None, "the grader finished before it could be killed"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kept = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("students/*/record.json")}
+        assert 3 <= len(kept) < len(names) and not (out / "gradebook.csv").exists()
+        assert "s00" in kept and "s07" not in kept
+        for sid in kept:
+            assert json.loads((out / "students" / sid / "results.json").read_text())["score"] == 6
+        leftovers = [p for p in os.listdir("/tmp") if p.startswith("facelab-run-")]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert f"{len(kept)} of {len(names)} students already graded" in r.stderr
+        for sid, mtime in kept.items():  # the finished students were not graded again
+            assert (out / "students" / sid / "record.json").stat().st_mtime_ns == mtime
+        rows = rows_of(out / "gradebook.csv")
+        assert sorted(rows) == names and all(r["total"] == "6" for r in rows.values()), rows
+        assert not set(leftovers) & set(os.listdir("/tmp"))  # the killed run's folder is gone
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        assert f"{len(names)} of {len(names)} students already graded" in r.stderr and "sandbox:" not in r.stderr
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

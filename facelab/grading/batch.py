@@ -289,15 +289,16 @@ def _prove(secrets: list, ctx: pool.Context, attempts: int = 3) -> list:
     return problems
 
 
-def grade_students(students: list[Student], ctx: pool.Context, jobs: int, secrets: list,
-                   trusted: bool, progress=None) -> list[reports.Graded]:
-    """Grade on the pool with the secrets protected (and the protection proven first)."""
+def grade_students(students: list, ctx: pool.Context, jobs: int, secrets: list,
+                   trusted: bool, progress=None, one=None) -> list[reports.Graded]:
+    """Grade on the pool with the secrets protected (and the protection proven first);
+    ``one(slot, student)`` grades one (default :func:`grade_one`)."""
     with sandbox.protect(secrets, ctx.boundary, readable=ctx.readable):
         if ctx.boundary.mode != "none":
             problems = _prove(secrets, ctx)
             if problems and not trusted:
                 raise GradingError(f"the sandbox does not hold here: {problems[0]}")
-        return pool.run_pool(students, ctx, jobs, lambda slot, s: grade_one(slot, s, ctx), progress)
+        return pool.run_pool(students, ctx, jobs, one or (lambda slot, s: grade_one(slot, s, ctx)), progress)
 
 
 def grade_entry(slot: pool.Slot, entry: Entry, ctx: pool.Context,
@@ -330,12 +331,7 @@ def grade_entries(entries: list[Entry], ctx: pool.Context, jobs: int, secrets: l
             _say(f"{entry.id}: could not write its results ({exc})")
         return g
 
-    with sandbox.protect(secrets, ctx.boundary, readable=ctx.readable):
-        if ctx.boundary.mode != "none":
-            problems = _prove(secrets, ctx)
-            if problems and not trusted:
-                raise GradingError(f"the sandbox does not hold here: {problems[0]}")
-        return pool.run_pool(entries, ctx, jobs, one, progress)
+    return grade_students(entries, ctx, jobs, secrets, trusted, progress, one)
 
 
 def _sources(entries: list[Entry]) -> list:
@@ -371,7 +367,7 @@ def grade(paths, out, *, jobs: int | None = None, mode: str = "auto", trusted: b
             ctx = build_context(boundary, limits or pool.Limits())
             pool.check_ready(ctx, trusted)
             out.mkdir(parents=True, exist_ok=True)
-            secrets = secret_paths(_sources(todo), out)
+            secrets = secret_paths(_sources(entries), out)  # every classmate, graded or not
             t0 = time.monotonic()
             graded = grade_entries(todo, ctx, jobs, secrets, trusted, out, resume.fingerprints(todo), key,
                                    progress, intake_mb)
