@@ -188,13 +188,17 @@ def test_a_grader_killed_midway_keeps_every_finished_student(office):
     try:
         os.chmod(root, 0o755)
         subs, out = root / "class", root / "out"
-        subs.mkdir(mode=0o755)
+        subs.mkdir()
+        os.chmod(subs, 0o755)
         names = [f"s{k:02d}" for k in range(8)]
-        for n in names[:-1]:
-            (subs / f"{n}.ipynb").write_text(nb(HEAD, *[c for c in graded_cells() if "pixel_distance" in c]))
-        (subs / "s07.py").write_text(PEEK.format(path=str(subs / "s00.ipynb")))
-        for f in subs.iterdir():
-            os.chmod(f, 0o644)
+        for n in names:  # folders: each one is a secret of its own (a file's folder would be the class)
+            (subs / n).mkdir()
+            os.chmod(subs / n, 0o755)  # world-readable, whatever the umask
+            (subs / n / "work.ipynb").write_text(nb(HEAD, *[c for c in graded_cells() if "pixel_distance" in c]))
+            os.chmod(subs / n / "work.ipynb", 0o644)
+        (subs / "s07" / "work.ipynb").unlink()
+        (subs / "s07" / "peek.py").write_text(PEEK.format(path=str(subs / "s00" / "work.ipynb")))
+        os.chmod(subs / "s07" / "peek.py", 0o644)
         cmd = [sys.executable, "-m", "facelab.cli", "grade", str(subs), "--out", str(out), "--jobs", "1",
                "--sandbox", "user"]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -220,5 +224,15 @@ def test_a_grader_killed_midway_keeps_every_finished_student(office):
         assert not set(leftovers) & set(os.listdir("/tmp"))  # the killed run's folder is gone
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
         assert f"{len(names)} of {len(names)} students already graded" in r.stderr and "sandbox:" not in r.stderr
+        # a latecomer: the students graded by earlier runs stay secret from it
+        (subs / "s08").mkdir()
+        os.chmod(subs / "s08", 0o755)
+        (subs / "s08" / "peek.py").write_text(PEEK.format(path=str(subs / "s00" / "work.ipynb")))
+        os.chmod(subs / "s08" / "peek.py", 0o644)
+        for n in names:  # the killed run left them stricter; made readable again (a fresh unzip)
+            os.chmod(subs / n, 0o755)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        assert f"{len(names)} of {len(names) + 1} students already graded" in r.stderr
+        assert rows_of(out / "gradebook.csv")["s08"]["total"] == "6", r.stdout
     finally:
         shutil.rmtree(root, ignore_errors=True)
