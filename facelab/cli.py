@@ -132,16 +132,19 @@ def _bar(done: int, total: int) -> None:
 
 
 def _cmd_grade(args) -> int:
-    from .grading import batch, pool
+    from .grading import batch, pool, reports
 
     limits = pool.Limits(case_seconds=args.case_seconds, budget=args.budget, memory_mb=args.memory_mb)
     graded = batch.grade(args.submissions, args.out, jobs=args.jobs, mode=args.sandbox,
                          trusted=args.trusted_submissions, limits=limits,
-                         progress=_bar if sys.stderr.isatty() else None)
+                         progress=_bar if sys.stderr.isatty() else None, fmt=args.format,
+                         title=args.assignment, regrade=args.regrade, intake_mb=args.intake_memory_mb)
     for g in graded:
-        print(f"{g.student}: {g.score:g}/{g.max_score:g}" + (f" ({g.reason})" if g.reason else ""))
-    print(f"reports in {args.out}: gradebook.csv, canvas.csv, summary.txt, summary.json, "
-          "score_distribution.png, <student>/results.json")
+        late = ", late" if g.late else ""
+        print(f"{g.student}: {g.score:g}/{g.max_score:g}{late}" + (f" ({g.reason})" if g.reason else ""))
+    site = "moodle.csv" if any("moodle_id" in g.site for g in graded) else "canvas.csv"
+    print(f"reports in {args.out}: gradebook.csv, {site}, summary.txt, summary.json, "
+          f"score_distribution.png, {reports.STUDENTS}/<student>/results.json")
     return 0
 
 
@@ -250,14 +253,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="notebooks or folders")
     p.set_defaults(func=_cmd_strip_photos)
 
-    p = sub.add_parser("grade", help="grade a folder of students (each entry is one student)",
-                       description="Each entry directly under a folder given (and each file given) is "
-                       "one student: a notebook, a .py file, a folder of them or a .zip. Writes "
-                       "OUT/gradebook.csv, OUT/canvas.csv, OUT/summary.json/.txt, "
-                       "OUT/score_distribution.png and OUT/<student>/results.json (Gradescope "
-                       "format). Exit code 0 when every student was graded, whatever their scores.")
+    p = sub.add_parser("grade", help="grade a folder of students or a course site's download",
+                       description="A plain folder: each entry directly under it (and each file given) is "
+                       "one student: a notebook, a .py file, a folder of them or a .zip. A course site's "
+                       "download (Canvas's submissions zip or its folder, Moodle's download, nbgrader's "
+                       "submitted/ folder) is detected and grouped by student. Writes "
+                       "OUT/students/<id>/results.json (Gradescope format) as each student is graded, then "
+                       "OUT/gradebook.csv, OUT/canvas.csv (OUT/moodle.csv for Moodle), "
+                       "OUT/summary.json/.txt and OUT/score_distribution.png. Run again, it grades only the "
+                       "students missing from OUT. Exit code 0 when every student was graded, whatever "
+                       "their scores.")
     p.add_argument("submissions", nargs="+", metavar="PATH",
-                   help="folders of students, or students' files")
+                   help="folders of students, students' files, or one course site's download")
+    p.add_argument("--format", choices=("auto", "folder", "canvas", "moodle", "nbgrader"), default="auto",
+                   help="what PATH is (default: detected from its names)")
+    p.add_argument("--assignment", default="facelab workbook", metavar="TITLE",
+                   help="the assignment's column in canvas.csv, as Canvas names it, e.g. "
+                   "'Face verification (1234)' (default: 'facelab workbook', a new column)")
+    p.add_argument("--regrade", action="store_true",
+                   help="grade every student again, also those already graded in OUT")
+    p.add_argument("--intake-memory-mb", type=float, default=1024.0, metavar="MB",
+                   help="address space for reading and parsing one student's files (default 1024)")
     p.add_argument("--out", required=True, metavar="OUT", help="folder for the reports")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="students graded at once (default: one per core)")

@@ -109,7 +109,7 @@ def graded(tmp_path_factory, office):
 
 
 def results(graded, student) -> dict:
-    return json.loads((graded["out"] / student / "results.json").read_text())
+    return json.loads((graded["out"] / "students" / student / "results.json").read_text())
 
 
 def test_a_correct_workbook_gets_the_maximum_as_a_folder_and_as_a_zip(graded):
@@ -129,7 +129,7 @@ def test_every_bad_input_is_one_row_with_a_reason_and_nothing_outside_out(graded
         assert row["total"] == "0" and why in row["reason"], row
         assert results(graded, name.rsplit(".", 1)[0])["tests"], name  # a valid results.json
     assert "no function" in graded["rows"]["nothing"]["reason"]
-    assert (graded["out"] / "student" / "results.json").is_file()  # `...ipynb`, sanitised
+    assert (graded["out"] / "students" / "student" / "results.json").is_file()  # `...ipynb`, sanitised
     assert not (graded["out"].parent / "results.json").exists()
     for f in ("canvas.csv", "summary.json", "summary.txt", "score_distribution.png"):
         assert (graded["out"] / f).stat().st_size > 0
@@ -183,7 +183,7 @@ def test_a_tampering_student_changes_nothing_for_the_next_one(tmp_path, office):
     rows = {row["student"]: row for row in csv.DictReader((out / "gradebook.csv").open())}
     assert rows["c_correct"]["total"] == rows["c_correct"]["max"], rows
     assert rows["b_probe"]["pixel_distance"] == rows["c_correct"]["pixel_distance"], rows  # nothing left
-    assert "READ" not in (out / "a_tamper" / "results.json").read_text()
+    assert "READ" not in (out / "students" / "a_tamper" / "results.json").read_text()
     assert _student_processes() - before == set()  # the daemon it left died with its grading
 
 

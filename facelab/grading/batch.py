@@ -1,11 +1,15 @@
 """Grading a batch: from entries on disk to judged results, one student at a time per slot.
 
-:func:`grade` finds the students, probes the sandbox (and refuses untrusted
-work without one), gets the expected values and plain case arguments from
-the trusted oracle, makes the secrets unreadable to the sandbox users, grades
-every student on the pool and writes the reports. A student whose grading
-fails in any way gets a result (zero and a one-line reason), never an
-exception that stops the batch.
+:func:`grade` finds the students (a folder, or a course site's download:
+``sites``), removes what a killed run left (``resume``), keeps the students an
+earlier run of the same command already graded, probes the sandbox (and
+refuses untrusted work without one), gets the expected values and plain case
+arguments from the trusted oracle, makes the secrets unreadable to the
+sandbox users and grades every missing student on the pool: each is read and
+extracted in a limited child (``intake``, within that student's budget), run,
+judged and written to ``OUT/students/<id>/`` at once; then the reports. A
+student whose grading fails in any way gets a result (zero and a one-line
+reason), never an exception that stops the batch.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from pathlib import Path
 
 from .. import checks
 from ..errors import GradingError
-from . import oracle, pool, reports, sandbox, wire
+from . import intake, oracle, pool, reports, resume, sandbox, sites, wire
 from .extract import extract_student, signature_problem
-from .submissions import Student, find_students, read_student
+from .submissions import Entry, Student
 
 
 def _reference(name: str):
@@ -127,7 +131,7 @@ def plan(student: Student, ctx: pool.Context) -> tuple[dict, dict, list]:
         if student.problem:
             problems[name] = (student.problem, "Hand in the workbook's notebooks, then resubmit.")
             continue
-        ex = extract_student(student, name)
+        ex = student.extracted[name] if student.extracted is not None else extract_student(student, name)
         if ex.note:
             notes.append(ex.note)
         bad = ex.problem or next((p for c in cs if (p := signature_problem(
@@ -284,12 +288,14 @@ def _run_phase(slot: pool.Slot, ctx: pool.Context, runnable: dict, order: list, 
     return left, broken
 
 
-def run_student(slot: pool.Slot, ctx: pool.Context, runnable: dict, results: dict, notes: list) -> None:
+def run_student(slot: pool.Slot, ctx: pool.Context, runnable: dict, results: dict, notes: list,
+                budget: float | None = None) -> None:
     """Run the runnable exercises: the visible cases in one child, then the hidden cases
     in another (which never sees a visible case's output, and whose text is never shown;
-    the visible child never receives a hidden case's arguments). The budget counts the
-    student's own time, not the (re)starts of the slot's server."""
-    left = ctx.limits.budget
+    the visible child never receives a hidden case's arguments), until done or out of
+    budget (``budget``: what is left of the student's, default all of it). The budget
+    counts the student's own time, not the (re)starts of the slot's server."""
+    left = ctx.limits.budget if budget is None else budget
     got = {n: {} for n in runnable}
     broken: set = set()
     for hidden in (False, True):
@@ -306,13 +312,14 @@ def run_student(slot: pool.Slot, ctx: pool.Context, runnable: dict, results: dic
         results[n] = [got[n].get(i) or _fail(c, why) for i, c in enumerate(ctx.cases[n])]
 
 
-def grade_one(slot: pool.Slot, student: Student, ctx: pool.Context) -> reports.Graded:
-    """One student's result; a failure of the grader itself becomes a reason, not an error."""
+def grade_one(slot: pool.Slot, student: Student, ctx: pool.Context, spent: float = 0.0) -> reports.Graded:
+    """One student's result; a failure of the grader itself becomes a reason, not an error.
+    ``spent``: seconds of the student's budget already used (reading, by the intake)."""
     try:
         slot.ensure()  # the server's start-up is not this student's time
     except pool.SlotDied:
         pass  # retried, and reported if it still fails, by run_student
-    t0 = time.monotonic()
+    t0 = time.monotonic() - spent
     results = {n: [] for n in ctx.cases}
     notes, reason = list(student.notes), ""
     try:
@@ -321,7 +328,7 @@ def grade_one(slot: pool.Slot, student: Student, ctx: pool.Context) -> reports.G
         for name, (problem, hint) in problems.items():
             results[name] = [_fail(c, problem, hint) for c in ctx.cases[name]]
         if runnable:
-            run_student(slot, ctx, runnable, results, notes)
+            run_student(slot, ctx, runnable, results, notes, budget=ctx.limits.budget - spent)
         if student.problem:
             reason = student.problem
         elif not runnable:
@@ -366,32 +373,92 @@ def _prove(secrets: list, ctx: pool.Context, attempts: int = 3) -> list:
     return problems
 
 
-def grade_students(students: list[Student], ctx: pool.Context, jobs: int, secrets: list,
-                   trusted: bool, progress=None) -> list[reports.Graded]:
-    """Grade on the pool with the secrets protected (and the protection proven first)."""
+def grade_students(students: list, ctx: pool.Context, jobs: int, secrets: list,
+                   trusted: bool, progress=None, one=None) -> list[reports.Graded]:
+    """Grade on the pool with the secrets protected (and the protection proven first);
+    ``one(slot, student)`` grades one (default :func:`grade_one`)."""
     with sandbox.protect(secrets, ctx.boundary, readable=ctx.readable):
         if ctx.boundary.mode != "none":
             problems = _prove(secrets, ctx)
             if problems and not trusted:
                 raise GradingError(f"the sandbox does not hold here: {problems[0]}")
-        return pool.run_pool(students, ctx, jobs, lambda slot, s: grade_one(slot, s, ctx), progress)
+        return pool.run_pool(students, ctx, jobs, one or (lambda slot, s: grade_one(slot, s, ctx)), progress)
+
+
+def grade_entry(slot: pool.Slot, entry: Entry, ctx: pool.Context,
+                intake_mb: float = intake.DEFAULT_MEMORY_MB) -> reports.Graded:
+    """One student from its entry: read and extracted by the limited intake child (its
+    time counts against the student's budget), then graded on ``slot``."""
+    try:
+        got = intake.run(entry, list(ctx.cases), ctx.limits.budget, intake_mb)
+        student, spent = got.student, got.seconds
+    except Exception as exc:  # noqa: BLE001 - never lose a student
+        student, spent = Student(entry.id, entry.name, problem=f"the grader could not read this submission "
+                                 f"({type(exc).__name__}: {str(exc)[:200]})"), 0.0
+    if spent >= ctx.limits.budget and not student.problem:
+        student.problem = f"reading what was handed in used the whole time budget of {ctx.limits.budget:g} s"
+    g = grade_one(slot, student, ctx, spent=spent)
+    g.entry, g.name, g.late, g.site = entry.name, entry.name, entry.late, dict(entry.site)
+    return g
+
+
+def grade_entries(entries: list[Entry], ctx: pool.Context, jobs: int, secrets: list, trusted: bool,
+                  out: Path, fingerprints: dict, key: str, progress=None,
+                  intake_mb: float = intake.DEFAULT_MEMORY_MB) -> list[reports.Graded]:
+    """Grade ``entries`` on the pool, writing each student's results the moment that
+    student is graded (``resume.save``): a grader killed midway keeps them all."""
+    def one(slot, entry):
+        g = grade_entry(slot, entry, ctx, intake_mb)
+        try:
+            resume.save(g, out, fingerprints[entry.id], key)
+        except OSError as exc:
+            _say(f"{entry.id}: could not write its results ({exc})")
+        return g
+
+    return grade_students(entries, ctx, jobs, secrets, trusted, progress, one)
+
+
+def _sources(entries: list[Entry]) -> list:
+    """The paths student code must not read: every source path (a course zip once)."""
+    return sorted({Path(p) for e in entries for p, _m, _l in e.sources}, key=str)
 
 
 def grade(paths, out, *, jobs: int | None = None, mode: str = "auto", trusted: bool = False,
-          limits: pool.Limits | None = None, progress=None, say=_say) -> list[reports.Graded]:
-    """Grade every student found in ``paths`` and write the reports into ``out``."""
+          limits: pool.Limits | None = None, progress=None, say=_say, fmt: str = "auto",
+          title: str = "facelab workbook", regrade: bool = False,
+          intake_mb: float = intake.DEFAULT_MEMORY_MB) -> list[reports.Graded]:
+    """Grade every student found in ``paths`` (``fmt``: auto, folder, canvas, moodle,
+    nbgrader) and write the reports into ``out``. Students an earlier run already graded
+    into ``out`` (same files, same cases) are kept, unless ``regrade``."""
     out = Path(out)
-    found = find_students(paths)
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(found)))
-    boundary = sandbox.probe(mode, slots=jobs)
-    say(boundary.describe())
-    ctx = build_context(boundary, limits or pool.Limits())
-    pool.check_ready(ctx, trusted)
-    out.mkdir(parents=True, exist_ok=True)
-    students = [read_student(sid, entry) for sid, entry in found]
-    secrets = secret_paths([e for _, e in found], out)
-    t0 = time.monotonic()
-    graded = grade_students(students, ctx, jobs, secrets, trusted, progress)
-    reports.write_reports(graded, out, {"sandbox": boundary.describe(), "restarts": ctx.restarts,
-                                        "seconds": round(time.monotonic() - t0, 2)})
-    return graded
+    fmt, entries = sites.find_entries(paths, fmt)
+    removed = resume.clean_leftovers(out)
+    if removed:
+        say(f"removed {len(removed)} leftover(s) of an interrupted run: " + ", ".join(removed[:3])
+            + (" ..." if len(removed) > 3 else ""))
+    key = resume.cases_key({n: checks.cases(n, include_hidden=True) for n in checks.exercises()})
+    done = {} if regrade else resume.finished(out, entries, key)
+    todo = [e for e in entries if e.id not in done]
+    if done:
+        say(f"{len(done)} of {len(entries)} students already graded in {out}; grading the {len(todo)} missing")
+    extra = {"sandbox": "", "restarts": 0, "seconds": 0.0}
+    fresh: dict = {}
+    if todo:
+        jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+        with resume.RunFolder():
+            boundary = sandbox.probe(mode, slots=jobs)
+            say(boundary.describe())
+            ctx = build_context(boundary, limits or pool.Limits())
+            pool.check_ready(ctx, trusted)
+            out.mkdir(parents=True, exist_ok=True)
+            secrets = secret_paths(_sources(entries), out)  # every classmate, graded or not
+            t0 = time.monotonic()
+            graded = grade_entries(todo, ctx, jobs, secrets, trusted, out, resume.fingerprints(todo), key,
+                                   progress, intake_mb)
+            fresh = {g.student: g for g in graded}
+            extra = {"sandbox": boundary.describe(), "restarts": ctx.restarts,
+                     "seconds": round(time.monotonic() - t0, 2)}
+    everyone = [fresh.get(e.id) or done[e.id] for e in entries]
+    reports.write_reports(everyone, out, dict(extra, graded_now=len(fresh), kept=len(done)), fmt=fmt,
+                          title=title, results=False)
+    return everyone

@@ -120,8 +120,8 @@ def _fallback(reason: str, seconds: float) -> dict:
 
 def run(root: Path) -> dict:
     """Grade ``root/submission`` (one student) into ``root/results/results.json``."""
-    from . import batch, pool, reports
-    from .submissions import read_student
+    from . import batch, intake, pool, reports
+    from .submissions import Entry
 
     t0 = time.monotonic()
     dest = root / "results" / "results.json"
@@ -134,7 +134,9 @@ def run(root: Path) -> dict:
         ctx = batch.build_context(boundary, limits)
         trusted = bool(os.environ.get("FACELAB_TRUSTED_SUBMISSIONS"))
         batch.pool.check_ready(ctx, trusted)
-        student = read_student("submission", root / "submission")
+        entry = Entry("submission", "submission", [(str(root / "submission"), None, "")])
+        student = intake.run(entry, list(ctx.cases), limits.budget, float(os.environ.get(
+            "FACELAB_INTAKE_MEMORY_MB", GRADESCOPE_INTAKE_MB))).student  # read in a limited child
         secrets = batch.secret_paths([], root / "results") + [str(root / "source")]
         (graded,) = batch.grade_students([student], ctx, 1, secrets, trusted)
         data = reports.gradescope(graded)
@@ -146,6 +148,8 @@ def run(root: Path) -> dict:
 
 #: resident memory allowed to one student's process on Gradescope (768 MB containers)
 GRADESCOPE_MEMORY_MB = 450.0
+#: address space for reading and parsing the submission (before the fork server starts)
+GRADESCOPE_INTAKE_MB = 400.0
 
 
 def prepare() -> None:

@@ -6,21 +6,29 @@ and, when it is safe, what kind of mistake (``checks.explain`` when the
 checks engine offers it, else the judge's message), and every such text is
 dropped if it contains any token of that case's arguments or expected value.
 Every file is written atomically (temporary file, then rename) and only
-inside the output folder.
+inside the output folder: a student's own files under ``OUT/students/<id>/``
+(so no name a student chooses can clash with a report), the reports at the
+top. Every CSV goes through ``cells_csv`` (text cells neutralised against
+formulas and bounded). Besides the gradebook, the grades go back in the
+course site's own import format: ``canvas.csv`` (Canvas's gradebook import,
+matched by Canvas's user id when the download was Canvas's) or ``moodle.csv``
+(Moodle's offline grading worksheet, matched by "Participant <id>").
 """
 
 from __future__ import annotations
 
 import collections
-import csv
-import io
 import json
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import atomic, checks
 from ..errors import GradingError
+from .cells_csv import write_csv
+
+STUDENTS = "students"   # OUT/students/<id>/results.json
 
 
 @dataclass
@@ -35,6 +43,9 @@ class Graded:
     reason: str = ""       # why the student got 0 for a technical reason
     sandbox: str = ""      # the boundary the code ran in
     hidden_tokens: dict = field(default_factory=dict, repr=False)  # (exercise, case) -> tokens
+    name: str = ""         # the original name (file, folder, the course site's name)
+    late: bool = False
+    site: dict = field(default_factory=dict)  # the course site's ids (canvas_id, moodle_id...)
 
     @property
     def score(self) -> float:
@@ -155,36 +166,61 @@ write_atomic = atomic.write_text
 
 
 def inside(out: Path, student: str) -> Path:
-    """``out/<student>``, refusing anything that would resolve elsewhere."""
-    out = out.resolve()
-    d = (out / student).resolve()
-    if d.parent != out or student in ("", ".", ".."):
-        raise GradingError(f"expected a student id naming a folder inside {out}, got {student!r}")
+    """``out/students/<student>``, refusing anything that would resolve elsewhere."""
+    base = (Path(out) / STUDENTS).resolve()
+    d = (base / student).resolve()
+    if d.parent != base or student in ("", ".", ".."):
+        raise GradingError(f"expected a student id naming a folder inside {base}, got {student!r}")
     return d
 
 
-def _csv(rows) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    return buf.getvalue()
-
-
 def gradebook_rows(graded: list[Graded]) -> list:
+    """student (the id), name (as handed in), late, points per exercise, total, max,
+    reason, sandbox."""
     names = checks.exercises()
-    rows = [["student", *names, "total", "max", "reason", "sandbox"]]
+    rows = [["student", "name", "late", *names, "total", "max", "reason", "sandbox"]]
     for g in graded:
         pts = {r.exercise: r.points for r in g.results}
-        rows.append([g.student, *[f"{pts.get(n, 0):g}" for n in names], f"{g.score:g}",
-                     f"{g.max_score:g}", g.reason, g.sandbox])
+        rows.append([g.student, g.name or g.student, "late" if g.late else "",
+                     *[pts.get(n, 0) for n in names], g.score, g.max_score, g.reason, g.sandbox])
     return rows
 
 
 def canvas_rows(graded: list[Graded], title: str = "facelab workbook") -> list:
-    """Canvas's grade-import layout: the student id goes in "SIS Login ID"."""
+    """Canvas's gradebook import: Student, ID, SIS User ID, SIS Login ID, Section, then
+    the assignment's column, with the "Points Possible" row. Canvas matches a row by
+    its ID (Canvas's user id) when the download was Canvas's, else by SIS Login ID
+    (the student's id: name the files by login)."""
     top = graded[0].max_score if graded else 0
     rows = [["Student", "ID", "SIS User ID", "SIS Login ID", "Section", title],
-            ["Points Possible", "", "", "", "", f"{top:g}"]]
-    rows += [[g.student, "", "", g.student, "", f"{g.score:g}"] for g in graded]
+            ["Points Possible", "", "", "", "", top]]
+    for g in graded:
+        if "canvas_id" in g.site:
+            rows.append([g.name or g.student, g.site["canvas_id"], "", "", "", g.score])
+        else:
+            rows.append([g.name or g.student, "", "", g.student, "", g.score])
+    return rows
+
+
+#: Moodle's offline grading worksheet (mod/assign, feedback plugin "offline"): its
+#: importer needs "Identifier" ("Participant <id>"), "Grade" and "Last modified (grade)".
+MOODLE_COLUMNS = ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade",
+                  "Grade can be changed", "Last modified (submission)", "Last modified (grade)",
+                  "Feedback comments"]
+
+
+def moodle_rows(graded: list[Graded], now: float | None = None) -> list:
+    """Moodle's grading worksheet with the grades filled in, one row per student of a
+    Moodle download (the date is the grading's, so Moodle's "modified more recently
+    in Moodle" check keeps later hand edits)."""
+    stamp = time.strftime("%A, %d %B %Y, %I:%M %p", time.localtime(now))
+    rows = [MOODLE_COLUMNS]
+    for g in graded:
+        if "moodle_id" not in g.site:
+            continue
+        rows.append([f"Participant {g.site['moodle_id']}", g.site.get("full_name", g.name), "",
+                     "Submitted for grading", g.score, g.max_score, "Yes", "", stamp,
+                     (f"Not graded: {g.reason}" if g.reason else "")])
     return rows
 
 
@@ -240,15 +276,33 @@ def write_results(g: Graded, path: Path) -> None:
     write_atomic(path, json.dumps(gradescope(g), indent=2))
 
 
-def write_reports(graded: list[Graded], out: Path, extra: dict | None = None) -> dict:
-    """results.json per student, gradebook.csv, canvas.csv, summary.json/.txt, the plot."""
+def student_results(g: Graded, out: Path) -> Path:
+    """Write ``OUT/students/<id>/results.json``; returns its path."""
+    path = inside(Path(out), g.student) / "results.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_results(g, path)
+    return path
+
+
+def site_report(fmt: str) -> str:
+    """The import file a format's grades go back in: moodle.csv for Moodle, else canvas.csv."""
+    return "moodle.csv" if fmt == "moodle" else "canvas.csv"
+
+
+def write_reports(graded: list[Graded], out: Path, extra: dict | None = None, *, fmt: str = "folder",
+                  title: str = "facelab workbook", results: bool = True) -> dict:
+    """results.json per student (unless already written: ``results=False``),
+    gradebook.csv, the site's import file (``site_report``), summary.json/.txt, the plot."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    for g in graded:
-        write_results(g, inside(out, g.student) / "results.json")
-    write_atomic(out / "gradebook.csv", _csv(gradebook_rows(graded)))
-    write_atomic(out / "canvas.csv", _csv(canvas_rows(graded)))
-    s = summary(graded, extra)
+    for g in graded if results else ():
+        student_results(g, out)
+    write_csv(out / "gradebook.csv", gradebook_rows(graded))
+    if fmt == "moodle":
+        write_csv(out / "moodle.csv", moodle_rows(graded))
+    else:
+        write_csv(out / "canvas.csv", canvas_rows(graded, title))
+    s = summary(graded, dict(extra or {}, format=fmt))
     write_atomic(out / "summary.json", json.dumps(s, indent=2))
     write_atomic(out / "summary.txt", _summary_text(s))
     _plot([g.score for g in graded], s["max_score"], out / "score_distribution.png")

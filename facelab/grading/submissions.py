@@ -1,11 +1,13 @@
 """Who the students are and what they handed in: nothing of it runs here.
 
-One student = one entry: each entry directly under a folder given to
-``facelab grade`` and each file given is one student, named after the entry
-without its extension (sanitised, so a report can never land outside the
-output folder). An entry is a notebook, a ``.py`` file, a folder of them (any
-depth) or a ``.zip`` of them. Students come back sorted by id, so a run is
-reproducible.
+One student = one :class:`Entry`: in a plain folder, each entry directly under
+it and each file given is one student, named after the entry without its
+extension; a course site's download is grouped by ``sites`` (Canvas, Moodle,
+nbgrader). An entry's sources are notebooks, ``.py`` files, folders of them
+(any depth), ``.zip`` files or members of a course zip. Every student gets an
+id (:func:`assign_ids`) made of ``[A-Za-z0-9._-]`` only, unique in the batch
+also when case and accents are ignored, and the same on every run of the same
+class; the original name is kept beside it. Students come back sorted by id.
 
 Every file is read with caps (size, zip entries and ratio, JSON depth), so
 any input gives that student a clear one-line reason instead of stopping the
@@ -15,8 +17,11 @@ when nothing could be read and ``notes`` for what was skipped.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -48,50 +53,120 @@ class Student:
     sources: list[Source] = field(default_factory=list)
     problem: str | None = None      # why nothing could be graded
     notes: list[str] = field(default_factory=list)
+    extracted: dict | None = None   # exercise -> extract.Extracted, when read by the intake
+
+
+@dataclass
+class Entry:
+    """One student as found on disk, before anything of it is read.
+
+    ``sources``: (path, zip member or None, label) triples: a notebook, .py, folder or
+    .zip at ``path``, or the member ``member`` of the course zip ``path``; ``label``
+    prefixes what the student sees of each file ("" for the entry itself). ``site``
+    holds the course site's own fields (Canvas user id, Moodle participant id...)."""
+
+    id: str
+    name: str                                   # the original name (file, folder, site's name)
+    sources: list[tuple[str, str | None, str]]
+    late: bool = False
+    site: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "name": self.name, "sources": [list(s) for s in self.sources],
+                "late": self.late, "site": self.site, "notes": self.notes}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Entry":
+        return cls(d["id"], d["name"], [tuple(s) for s in d["sources"]], bool(d.get("late")),
+                   dict(d.get("site") or {}), list(d.get("notes") or []))
 
 
 # ------------------------------------------------------------------ ids
 
+MAX_ID = 80
+
+
+def ascii_fold(text: str) -> str:
+    """``"José Müller"`` -> ``"Jose Muller"``: accents dropped (NFKD), other non-ASCII too."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
 def student_id(name: str, is_file: bool = True) -> str:
     """A safe folder name for an entry: a file's name without its extension, a folder's
-    name; only ``[A-Za-z0-9._-]``, no leading dot."""
+    name, accents folded; only ``[A-Za-z0-9._-]``, no leading dot, at most 80 characters."""
     suffix = next((s for s in (*CODE_SUFFIXES, ".zip") if name.lower().endswith(s)), "")
     if is_file and not suffix:
         suffix = Path(name).suffix
-    stem = name[: len(name) - len(suffix)]
-    clean = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).lstrip(".")[:80]
-    return clean if clean.strip("_") else "student"
+    return safe_id(name[: len(name) - len(suffix)])
 
 
-def _unique(ids: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for i in ids:
-        n = seen.get(i.lower(), 0)
-        seen[i.lower()] = n + 1
-        out.append(i if n == 0 else f"{i}-{n + 1}")
-    return out
+def safe_id(text: str) -> str:
+    """``text`` reduced to ``[A-Za-z0-9._-]`` (accents folded), no leading dot or dash; "student"
+    when nothing is left."""
+    clean = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_fold(text)).lstrip(".-")[:MAX_ID]
+    return clean if clean.strip("_.-") else "student"
 
 
-def find_students(paths) -> list[tuple[str, Path]]:
-    """(student id, entry) for every entry under the folders given and every file given,
-    sorted by id. Links and hidden entries (``.name``, unless a submission file such as
-    ``...ipynb``) are skipped."""
-    entries: list[Path] = []
+def _key(i: str) -> str:
+    return i.casefold()
+
+
+def assign_ids(wanted: list[tuple[str, str]]) -> list[str]:
+    """One id per (wanted id, original name), in order: the wanted id (made safe) when no
+    other student's id equals it ignoring case and accents, else the wanted id plus
+    ``-`` and the first hex digits of the original name's sha256, so an id depends only
+    on the names in the class (stable across runs), never on the order of grading.
+    Equal original names (the same file name in two folders given) are told apart by
+    their rank in the order given."""
+    base = [safe_id(w) for w, _ in wanted]
+    count: dict[str, int] = {}
+    for b in base:
+        count[_key(b)] = count.get(_key(b), 0) + 1
+    rank: dict[str, int] = {}
+    salts = []
+    for _, name in wanted:
+        rank[name] = rank.get(name, 0) + 1
+        salts.append(name if rank[name] == 1 else f"{name}\0{rank[name]}")
+    ids = list(base)
+    for digits in (6, 12, 64):
+        taken: dict[str, int] = {}
+        for i in ids:
+            taken[_key(i)] = taken.get(_key(i), 0) + 1
+        clash = [k for k, i in enumerate(ids) if taken[_key(i)] > 1 or (count[_key(base[k])] > 1 and i == base[k])]
+        if not clash:
+            break
+        for k in clash:
+            tag = hashlib.sha256(salts[k].encode("utf-8", "surrogateescape")).hexdigest()[:digits]
+            ids[k] = f"{base[k][:MAX_ID - 1 - digits]}-{tag}"
+    return ids
+
+
+def folder_entries(paths) -> list[Entry]:
+    """The students of plain folders: every entry under the folders given and every file
+    given is one student, sorted by id. Links and hidden entries (``.name``, unless a
+    submission file such as ``...ipynb``) are skipped."""
+    found: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            entries += [e for e in p.iterdir() if not e.is_symlink() and (not e.name.startswith(".") or (
+            found += [e for e in p.iterdir() if not e.is_symlink() and (not e.name.startswith(".") or (
                 e.is_file() and e.name.lower().endswith((*CODE_SUFFIXES, ".zip"))))]
         elif p.is_file():
-            entries.append(p)
+            found.append(p)
         else:
             raise GradingError(f"{p}: no such file or folder (expected a notebook, a .py file, "
                                "a .zip or a folder of students)")
-    if not entries:
+    if not found:
         raise GradingError("no submission found in " + ", ".join(map(str, paths)))
-    entries.sort(key=lambda e: (student_id(e.name, e.is_file()).lower(), e.name))
-    ids = _unique([student_id(e.name, e.is_file()) for e in entries])
-    return sorted(zip(ids, entries), key=lambda t: t[0].lower())
+    found.sort(key=lambda e: (e.name, str(e)))
+    ids = assign_ids([(student_id(e.name, e.is_file()), e.name) for e in found])
+    entries = [Entry(i, e.name, [(str(e), None, "")]) for i, e in zip(ids, found)]
+    return sorted(entries, key=lambda e: (e.id.lower(), e.id))
+
+
+def find_students(paths) -> list[tuple[str, Path]]:
+    """(student id, entry path) for every student of plain folders (see folder_entries)."""
+    return [(e.id, Path(e.sources[0][0])) for e in folder_entries(paths)]
 
 
 # ------------------------------------------------------------------ reading
@@ -188,21 +263,23 @@ def _folder_files(root: Path, notes: list) -> list[tuple[str, callable, int]]:
     return out
 
 
-def _zip_files(path: Path) -> list[tuple[str, callable, int]]:
+def _zip_files(path, name: str | None = None) -> list[tuple[str, callable, int]]:
+    """The files of the zip at ``path`` (a path or a file object; ``name`` says it)."""
+    name = name or Path(path).name
     try:
         z = zipfile.ZipFile(path)
         infos = z.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
-        raise GradingError(f"{path.name} is not a readable zip ({str(exc)[:80]})") from None
+        raise GradingError(f"{name} is not a readable zip ({str(exc)[:80]})") from None
     if len(infos) > MAX_ZIP_ENTRIES:
-        raise GradingError(f"{path.name} has {len(infos)} entries; at most {MAX_ZIP_ENTRIES} are read")
+        raise GradingError(f"{name} has {len(infos)} entries; at most {MAX_ZIP_ENTRIES} are read")
     out = []
     for info in infos:
         parts = PurePosixPath(info.filename).parts
         if info.is_dir() or any(p.startswith(".") or p == "__MACOSX" for p in parts):
             continue
         if info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1) and info.file_size > 2**20:
-            raise GradingError(f"{path.name}: {info.filename} expands {info.file_size // max(info.compress_size, 1)}"
+            raise GradingError(f"{name}: {info.filename} expands {info.file_size // max(info.compress_size, 1)}"
                                f" times (a zip bomb?); at most {MAX_ZIP_RATIO} times is read")
         out.append(("/".join(parts), lambda info=info: _read_member(z, info), info.file_size))
     return out
@@ -220,23 +297,60 @@ def _read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     return data
 
 
-def read_student(sid: str, entry: Path) -> Student:
-    """What ``entry`` holds, as code cells per file; never raises for a bad entry."""
-    student = Student(sid, str(entry))
+def _member_files(course_zip: Path, member: str, label: str) -> list[tuple[str, callable, int]]:
+    """One member of a course site's zip (a student's notebook, .py or .zip)."""
     try:
-        if entry.is_dir():
-            files = _folder_files(entry, student.notes)
-        elif entry.suffix.lower() == ".zip":
-            files = _zip_files(entry)
-        elif entry.suffix.lower() in CODE_SUFFIXES:
-            files = [(entry.name, entry.read_bytes, entry.stat().st_size)]
-        else:
-            student.problem = (f"{entry.name}: expected a notebook (.ipynb), a .py file, a .zip or "
-                               "a folder of them")
-            return student
+        z = zipfile.ZipFile(course_zip)
+        info = z.getinfo(member)
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError, NotImplementedError) as exc:
+        raise GradingError(f"{label}: cannot be read from {course_zip.name} ({str(exc)[:80]})") from None
+    if info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1) and info.file_size > 2**20:
+        raise GradingError(f"{label} expands {info.file_size // max(info.compress_size, 1)} times "
+                           f"(a zip bomb?); at most {MAX_ZIP_RATIO} times is read")
+    if label.lower().endswith(".zip"):
+        if info.file_size > MAX_TOTAL:
+            raise GradingError(f"{label} is {info.file_size / 2**20:.1f} MB once unpacked; at most "
+                               f"{MAX_TOTAL // 2**20} MB is read")
+        with z.open(info) as fh:
+            data = fh.read(MAX_TOTAL + 1)
+        return [(f"{label}/{n}", r, s) for n, r, s in _zip_files(io.BytesIO(data), label)]
+    return [(label, lambda: _read_member(z, info), info.file_size)]
+
+
+def read_entry(entry: Entry) -> Student:
+    """What ``entry`` holds, as code cells per file; never raises for a bad entry.
+    Runs in the intake process (``intake``), where memory and time are limited."""
+    student = Student(entry.id, entry.name, notes=list(entry.notes))
+    files: list = []
+    for path, member, label in entry.sources:
+        p = Path(path)
+        where = label or p.name
+        try:
+            if member is not None:
+                files += _member_files(p, member, label)
+            elif p.is_dir():
+                files += [(f"{label}/{n}" if label else n, r, s) for n, r, s in _folder_files(p, student.notes)]
+            elif p.suffix.lower() == ".zip":
+                files += [(f"{label}/{n}" if label else n, r, s) for n, r, s in _zip_files(p)]
+            elif p.suffix.lower() in CODE_SUFFIXES:
+                files.append((where, p.read_bytes, p.stat().st_size))
+            else:
+                student.notes.append(f"{where}: expected a notebook (.ipynb), a .py file, a .zip or "
+                                     "a folder of them")
+        except GradingError as exc:
+            student.notes.append(str(exc))
+        except OSError as exc:
+            student.notes.append(f"{where} could not be read ({type(exc).__name__}: {str(exc)[:80]})")
+    try:
         _from_files(student, files)
-    except GradingError as exc:
-        student.problem = str(exc)
     except (OSError, MemoryError, RecursionError) as exc:
         student.problem = f"{entry.name} could not be read ({type(exc).__name__}: {str(exc)[:80]})"
+    return student
+
+
+def read_student(sid: str, entry: Path) -> Student:
+    """What the notebook, .py, folder or .zip at ``entry`` holds (one student, read in
+    this process: Gradescope's single submission); never raises for a bad entry."""
+    student = read_entry(Entry(sid, Path(entry).name, [(str(entry), None, "")]))
+    student.entry = str(entry)
     return student

@@ -19,7 +19,7 @@ import struct
 import numpy as np
 
 #: a frame larger than this is refused (a student's process cannot make the grader swallow GBs)
-MAX_FRAME = 64 * 2**20
+MAX_FRAME = 8 * 2**20
 #: what a student's child accepts from the grader (a case's pictures make MBs of JSON)
 GRADER_FRAME = 256 * 2**20
 MAX_DEPTH = 12

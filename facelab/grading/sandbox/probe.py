@@ -17,13 +17,14 @@ import os
 import pwd
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 
 from ...errors import GradingError
 
 MODES = ("auto", "namespaces", "user")
 USER_PREFIX = "facelab-sandbox"
+#: where graders claim slots (one flock per slot): a fixed folder, never the (per-run) tempdir
+LOCK_DIR = "/run/facelab-sandbox" if os.path.isdir("/run") else "/var/tmp/facelab-sandbox"
 SERVER_PREFIX = "facelab-server"
 TOOLS = ("setpriv", "prlimit", "unshare", "mount", "umount", "pivot_root", "kill")
 
@@ -96,7 +97,7 @@ def _claim_users(slots: int) -> tuple:
     """(student users, server users, lock files): the first ``slots`` slots no other
     grader on this machine holds (an flock each, held while this process lives),
     created if needed. Two graders sharing a user would kill each other's processes."""
-    folder = "/run/facelab-sandbox" if os.path.isdir("/run") else tempfile.gettempdir()
+    folder = LOCK_DIR
     os.makedirs(folder, mode=0o700, exist_ok=True)
     users, servers, locks = [], [], []
     for k in range(slots + 64):
