@@ -195,6 +195,22 @@ def _writable_home(progress: Progress) -> Path:
     return root
 
 
+@dataclass(frozen=True)
+class FetchReport:
+    """What `fetch` did: each flag is True when that part had to be (re)written;
+    ``repaired`` says, one line per file, what was found damaged and made again."""
+
+    weights_written: bool
+    originals_written: bool
+    office_built: bool
+    repaired: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return (self.weights_written or self.originals_written or self.office_built
+                or bool(self.repaired))
+
+
 def _verified_archive(archive: str | os.PathLike | None, progress: Progress) -> Path:
     """The given source distribution after checking its sha256, or pip's copy."""
     if archive is None:
