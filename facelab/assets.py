@@ -247,9 +247,14 @@ def fetch(archive: str | os.PathLike | None = None, progress: Progress = _quiet_
     from . import office
 
     images_m = images_manifest()
-    weights_state = _weights_state()
-    bad_originals = _bad_originals(images_m)
-    damages = office.check(images_m) if crop else []
+    try:
+        weights_state = _weights_state()
+        bad_originals = _bad_originals(images_m)
+        damages = office.check(images_m) if crop else []
+    except PermissionError as exc:
+        raise AssetError(f"cannot read the data folder {home()} ({exc.strerror}: {exc.filename}); "
+                         "its owner must make it readable (chmod -R a+rX), or set FACELAB_HOME "
+                         "to a folder you may read") from None
     if weights_state != "ok" or bad_originals or damages:
         _writable_home(progress)
     repaired: list[str] = []

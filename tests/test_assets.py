@@ -219,9 +219,24 @@ def test_manifests_come_with_the_code_not_the_home(scratch_home):
     assert len(assets.images_manifest()["originals"]) == 118
 
 
-def test_a_read_only_home_that_needs_fetching_says_so(tmp_path):
+@pytest.fixture
+def open_tmp():
+    """A scratch folder other users can traverse (pytest's tmp_path is root's alone)."""
+    import tempfile
+    from pathlib import Path
+
+    root = Path(tempfile.mkdtemp(prefix="facelab-test-"))
+    root.chmod(0o755)
+    yield root
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755)
+    shutil.rmtree(root)
+
+
+def test_a_read_only_home_that_needs_fetching_says_so(open_tmp):
     """`facelab fetch --home DIR` on a folder this user may not write: one clear line,
     before any download, nothing written."""
+    tmp_path = open_tmp
     home = tmp_path / "shared"
     home.mkdir()
     home.chmod(0o555)
