@@ -14,7 +14,8 @@ Every 0.2 s it reads /proc for every process of each uid: the resident memory
 (RSS: what a per-user memory limit such as JupyterHub's ``mem_limit`` or a
 cgroup counts) and the proportional set size (PSS: pages shared between
 processes, TensorFlow's libraries for one, counted once in total). Prints per
-user: seconds, peak RSS, peak PSS; then the peak of both users' PSS together.
+user: seconds, peak RSS (all its processes, and its largest one: the kernel),
+peak PSS; then the peak of both users' PSS together.
 Needs root (to switch uids and read other users' /proc).
 """
 
@@ -88,7 +89,7 @@ def main(argv: list[str]) -> int:
         cmd = [str(args.venv / "bin" / "jupyter"), "nbconvert", "--to", "notebook", "--execute",
                "--output-dir", str(work), "--ExecutePreprocessor.timeout=1200", str(bundle / name)]
         jobs.append({"uid": uid, "name": name, "cmd": cmd, "env": env, "cwd": work,
-                     "rss": 0.0, "pss": 0.0, "seconds": None})
+                     "rss": 0.0, "pss": 0.0, "biggest": 0.0, "seconds": None})
     total_peak = [0.0]
     done = threading.Event()
 
@@ -100,6 +101,7 @@ def main(argv: list[str]) -> int:
                 for pid in _processes_of(job["uid"]):
                     r, p = _memory_mb(pid)
                     rss, pss = rss + r, pss + p
+                    job["biggest"] = max(job["biggest"], r)
                 job["rss"], job["pss"] = max(job["rss"], rss), max(job["pss"], pss)
                 together += pss
             total_peak[0] = max(total_peak[0], together)
@@ -112,19 +114,26 @@ def main(argv: list[str]) -> int:
         job["proc"] = subprocess.Popen(job["cmd"], env=job["env"], cwd=job["cwd"], user=job["uid"],
                                        group=job["uid"], extra_groups=[], stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, text=True)
+    def wait(job) -> None:
+        job["err"] = job["proc"].communicate()[1]
+        job["seconds"] = time.monotonic() - start
+
+    waiters = [threading.Thread(target=wait, args=(job,)) for job in jobs]
+    for waiter in waiters:
+        waiter.start()
+    for waiter in waiters:
+        waiter.join()
     failed = 0
     for job in jobs:
-        out, err = job["proc"].communicate()
-        job["seconds"] = time.monotonic() - start
         if job["proc"].returncode != 0:
             failed += 1
-            print(f"{job['name']} as uid {job['uid']} failed:\n{err[-2000:]}", file=sys.stderr)
+            print(f"{job['name']} as uid {job['uid']} failed:\n{job['err'][-2000:]}", file=sys.stderr)
     done.set()
     sampler.join()
     print(f"home {args.home} (read-only), facelab from {bundle.parent.parent}")
     for job in jobs:
         print(f"uid {job['uid']}: {job['name']:<28} {job['seconds']:6.1f} s   "
-              f"peak RSS {job['rss']:6.0f} MB   peak PSS {job['pss']:6.0f} MB")
+              f"peak RSS {job['rss']:5.0f} MB (kernel {job['biggest']:4.0f})   peak PSS {job['pss']:5.0f} MB")
     print(f"both users together: peak PSS {total_peak[0]:.0f} MB")
     subprocess.run(["rm", "-rf", str(scratch)])
     return 1 if failed else 0
