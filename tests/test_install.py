@@ -222,6 +222,6 @@ def test_binder_build_script_as_shipped(scratch):
                 **as_student(student))
     assert "already up to date" in again.stdout
     door = run([repo / "binder" / "start", "facelab", "verify", home / "images" / "camera" /
-                "jerry_seinfeld_1.png", "jerry_seinfeld"],
+                "jerry_seinfeld_2.png", "jerry_seinfeld"],
                env={**env, "HOME": str(scratch)}, cwd=scratch, **as_student(student))
     assert "-> door opens" in door.stdout, door.stdout
