@@ -139,6 +139,9 @@ def test_the_wheel_installed_outside_the_checkout_runs_every_notebook(scratch):
     bundle, default_home = where.stdout.split()
     assert "site-packages" in bundle and not bundle.startswith(str(ROOT))
     assert default_home == str(scratch / ".local" / "share" / "facelab")  # the per-user folder
+    secrets = run([bin_ / "python", "-c", "from facelab.grading import sandbox; "
+                   "print(*sandbox.secret_paths(), sep='\\n')"], env=clean_env(), cwd=scratch)
+    assert str(Path(bundle) / "notebooks") in secrets.stdout.split("\n")  # hidden from graded code
 
     # 3. the administrator fills one home and makes it read-only
     home = scratch / "home"
