@@ -110,9 +110,10 @@ def scratch():
     root = Path(tempfile.mkdtemp(prefix="facelab-install-"))
     root.chmod(0o755)
     yield root
-    for path in [root, *root.rglob("*")]:  # read-only homes must be writable to be removed
-        if path.is_dir() and not path.is_symlink():
-            path.chmod(0o755)
+    for home in (root / "home", root / "binder-venv" / "share" / "facelab"):
+        for path in [home, *home.rglob("*")] if home.exists() else []:
+            if path.is_dir() and not path.is_symlink():  # read-only homes, made removable
+                path.chmod(0o755)
     shutil.rmtree(root, ignore_errors=True)
 
 
