@@ -4,9 +4,10 @@
     python3 tasks.py demo   # set up, fetch the assets, run the office door demo
     python3 tasks.py test   # set up, fetch the assets, run every test and nbval
 
-Set-up makes .venv/ (if missing), installs the pinned dependencies and facelab
-in editable mode (again only when pyproject.toml changed), then runs
-`facelab fetch`, which is a no-op when weights/ and images/ are up to date.
+Set-up makes .venv/ (if missing), installs facelab in editable mode with its
+`notebooks` and `test` extras at the exact versions of constraints.txt (again
+only when pyproject.toml or constraints.txt changed), then runs `facelab fetch`,
+which is a no-op when weights/ and images/ are up to date.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".facelab-installed"
+CONSTRAINTS = ROOT / "constraints.txt"
 
 
 def run(*cmd, **kw) -> None:
@@ -36,9 +38,11 @@ def setup() -> None:
     if not PY.exists():
         print(f"creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()
+                          + CONSTRAINTS.read_bytes()).hexdigest()
     if not STAMP.exists() or STAMP.read_text().strip() != want:
-        run(PY, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-e", ".")
+        run(PY, "-m", "pip", "install", "--disable-pip-version-check", "-q",
+            "-c", CONSTRAINTS.name, "-e", ".[notebooks,test]")
         STAMP.write_text(want + "\n")
     run(BIN / "facelab", "fetch")
 

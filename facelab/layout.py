@@ -1,8 +1,20 @@
 """Where the workbook's files live, and what their manifests say: named and parsed here only.
 
-The workbook's home (``$FACELAB_HOME``, else the repository) holds ``weights/``
-and ``images/``, each with its committed ``MANIFEST.json`` (read by
-:func:`weights_manifest` and :func:`images_manifest`). Under ``images/``:
+Two places, kept apart:
+
+* The **bundle** (:func:`bundle_dir`): what ships with the code. The committed
+  ``weights/MANIFEST.json`` and ``images/MANIFEST.json`` (read by
+  :func:`weights_manifest` and :func:`images_manifest`) and the solution
+  notebooks (:func:`notebooks_dir`). In a development install it is the
+  checkout; installed from the wheel it is ``facelab/_data`` inside the package
+  (the build maps the top-level folders there, see pyproject.toml).
+* The **home** (:func:`home`): the fetched data, ``weights/`` and ``images/``.
+  ``$FACELAB_HOME`` if set, else the checkout for a development install, else
+  a per-user data folder (:func:`user_data_dir`). Only ``facelab fetch``
+  writes there; everything else only reads, so one read-only home can serve
+  every user of a hub. Caches go to :func:`cache_dir`, never the home.
+
+Under ``images/`` of the home:
 
     originals/{train,val}/<person>/<photo>.jpg   the photos as shipped
     faces/{train,val}/<person>/<photo>.png       160x160 face crops
@@ -19,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from pathlib import Path, PurePath
 
 from .errors import AssetError
@@ -27,13 +40,71 @@ WEIGHTS_FILE = "facenet_keras.h5"
 
 
 # --------------------------------------------------------------------- paths
-def home() -> Path:
-    """The workbook folder holding ``weights/`` and ``images/``.
+_PACKAGE = Path(__file__).resolve().parent
+_CHECKOUT = _PACKAGE.parent
+HOME_VARIABLE = "FACELAB_HOME"
 
-    ``$FACELAB_HOME`` if set, else the repository this package lives in.
+
+def is_checkout() -> bool:
+    """True for a development install: the package sits in the repository it came from.
+
+    Installed from the wheel, the folder above the package is ``site-packages``,
+    which holds no ``pyproject.toml`` beside ``weights/MANIFEST.json``.
     """
-    env = os.environ.get("FACELAB_HOME")
-    return Path(env).resolve() if env else Path(__file__).resolve().parent.parent
+    return ((_CHECKOUT / "pyproject.toml").is_file()
+            and (_CHECKOUT / "weights" / "MANIFEST.json").is_file()
+            and (_CHECKOUT / "notebooks").is_dir())
+
+
+def bundle_dir() -> Path:
+    """The folder holding ``weights/MANIFEST.json``, ``images/MANIFEST.json`` and ``notebooks/``.
+
+    The checkout in a development install, ``facelab/_data`` in an installed wheel.
+    """
+    return _CHECKOUT if is_checkout() else _PACKAGE / "_data"
+
+
+def notebooks_dir() -> Path:
+    """The solution notebooks (``facelab release`` makes the students' copies from them)."""
+    return bundle_dir() / "notebooks"
+
+
+def user_data_dir(platform: str | None = None, environ: dict | None = None) -> Path:
+    """The per-user data folder by the platform's convention, ``.../facelab``.
+
+    Linux and other Unix: ``$XDG_DATA_HOME/facelab``, else ``~/.local/share/facelab``;
+    macOS: ``~/Library/Application Support/facelab``; Windows:
+    ``%LOCALAPPDATA%\\facelab``. ``platform`` and ``environ`` default to this machine's.
+    """
+    platform = platform or sys.platform
+    env = os.environ if environ is None else environ
+    if platform.startswith("win"):
+        base = env.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "facelab"
+    if platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "facelab"
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "facelab"
+
+
+def home() -> Path:
+    """The folder holding the fetched ``weights/`` and ``images/``.
+
+    ``$FACELAB_HOME`` if set, else the checkout for a development install,
+    else :func:`user_data_dir`. Nothing is created here: only ``facelab fetch``
+    writes into the home.
+    """
+    env = os.environ.get(HOME_VARIABLE)
+    if env:
+        return Path(env).expanduser().resolve()
+    return _CHECKOUT if is_checkout() else user_data_dir()
+
+
+def use_home(path: str | os.PathLike) -> Path:
+    """Make ``path`` the home of this process and the processes it starts (``$FACELAB_HOME``)."""
+    resolved = Path(path).expanduser().resolve()
+    os.environ[HOME_VARIABLE] = str(resolved)
+    return resolved
 
 
 def weights_dir() -> Path:
@@ -59,9 +130,12 @@ def cache_dir() -> Path:
 
 
 # ------------------------------------------------------------------ manifests
-def _read_manifest(folder: Path, keys: tuple[str, ...]) -> dict:
-    path = folder / "MANIFEST.json"
-    restore = f"it is part of the repository: restore it with `git checkout -- {path}`"
+def _read_manifest(kind: str, keys: tuple[str, ...]) -> dict:
+    path = bundle_dir() / kind / "MANIFEST.json"
+    restore = (f"it is part of the repository: restore it with `git checkout -- {path}`"
+               if is_checkout() else
+               "it is part of the facelab package: reinstall it with "
+               "`pip install --force-reinstall --no-deps facelab`")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -77,13 +151,13 @@ def _read_manifest(folder: Path, keys: tuple[str, ...]) -> dict:
 
 
 def weights_manifest() -> dict:
-    """``weights/MANIFEST.json``: the source archive and the weights file's sha256."""
-    return _read_manifest(weights_dir(), ("source", "files"))
+    """``weights/MANIFEST.json`` of the bundle: the source archive and the weights file's sha256."""
+    return _read_manifest("weights", ("source", "files"))
 
 
 def images_manifest() -> dict:
-    """``images/MANIFEST.json``: the original photos' sha256 and each person's badge photo."""
-    return _read_manifest(images_dir(), ("source", "database", "originals"))
+    """``images/MANIFEST.json`` of the bundle: the original photos' sha256 and each person's badge photo."""
+    return _read_manifest("images", ("source", "database", "originals"))
 
 
 

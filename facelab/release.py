@@ -234,10 +234,11 @@ def _write_atomic(nb, path: Path) -> None:
 
 
 def default_sources() -> Path:
-    """The workbook's solution notebooks folder."""
-    from . import assets
+    """The workbook's solution notebooks: the checkout's ``notebooks/``, or the copy
+    inside an installed wheel (see :func:`facelab.layout.notebooks_dir`)."""
+    from .layout import notebooks_dir
 
-    return assets.home() / "notebooks"
+    return notebooks_dir()
 
 
 def _expand(sources: Iterable[str | os.PathLike]) -> list[Path]:

