@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import importlib
 import tempfile
 import time
 
@@ -41,7 +42,7 @@ def test_a_saved_student_comes_back_until_its_files_or_the_cases_change(tmp_path
 
 def test_leftovers_of_a_dead_run_go_and_a_live_run_stays(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    from facelab.grading.sandbox import probe
+    probe = importlib.import_module("facelab.grading.sandbox.probe")  # the package exports a probe()
     monkeypatch.setattr(probe, "LOCK_DIR", str(tmp_path / "no-locks"))
     dead = tmp_path / "facelab-run-dead"
     (dead / "facelab-grading-x" / "facelab-slot0").mkdir(parents=True)

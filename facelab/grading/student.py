@@ -51,6 +51,7 @@ import numpy as np
 
 from . import wire
 from .graded_model import GradedModel
+from ..errors import GradingError
 
 MAX_STDOUT = 20_000
 STOP, CHILD = b"x", b"s"   # the grader's one-byte requests on the control socket
@@ -150,11 +151,11 @@ def become_student(student) -> None:
         libc.prctl(24, cap, 0, 0, 0)        # PR_CAPBSET_DROP (needs CAP_SETPCAP: still held)
     header = (ctypes.c_uint32 * 2)(_CAP_HEADER, 0)
     if libc.capset(header, (ctypes.c_uint32 * 6)()) != 0:
-        raise OSError(ctypes.get_errno(), "capset")
+        raise GradingError(f"could not drop the student process's capabilities (capset: errno {ctypes.get_errno()})")
     with open("/proc/self/status") as f:
         caps = {k: v.strip() for k, v in (line.split(":", 1) for line in f if line.startswith("Cap"))}
     if any(int(v, 16) for v in caps.values()) or os.getresuid() != (uid, uid, uid):
-        raise OSError("the student process kept a capability or a uid")
+        raise GradingError("the student process kept a capability or a uid: refusing to run student code")
 
 
 def _fork_one(chan: int, ctl: int, table: dict, student, scratch: str, no_network: bool) -> int:
