@@ -98,7 +98,7 @@ def hostile_class(tmp_path_factory, office):
              "\tTAB.ipynb", "\rCR.ipynb"]
     for n in names:
         (subs / n).write_text(one)
-    (subs / "-2+3.ipynb").write_text(SOLUTIONS[1].read_text())  # notebook 2: triplet_loss, 11 points
+    (subs / "-2+3.ipynb").write_text(SOLUTIONS[1].read_text())  # notebook 2: triplet_loss only
     (subs / "huge.py").write_text(huge_py())
     (subs / "frame_63mb.py").write_text(FRAME_63MB)
     (subs / "frame_worst.py").write_text(FRAME_WORST)
@@ -130,7 +130,7 @@ def test_ids_are_unique_also_ignoring_case_and_accents(hostile_class):
     by_name = {row["name"].lstrip("'"): row for row in rows.values()}
     assert by_name["bob-2.ipynb"]["student"] == "bob-2"  # no longer the second "bob"
     assert by_name["Bob.ipynb"]["total"] == by_name["bob.ipynb"]["total"] == by_name["bob-2.ipynb"]["total"] == "6"
-    assert by_name["-2+3.ipynb"]["total"] == "11"
+    assert by_name["-2+3.ipynb"]["total"] == by_name["-2+3.ipynb"]["triplet_loss"] != "0"  # notebook 2 only
     canvas = list(csv.reader((hostile_class["out"] / "canvas.csv").open(encoding="utf-8", newline="")))
     logins = [r[3] for r in canvas[2:]]
     assert len(logins) == len(set(logins)) == len(ids)
@@ -156,7 +156,7 @@ def test_the_huge_file_is_read_in_a_limited_child_and_its_honest_functions_grade
 def test_hand_written_frames_cost_the_writer_only(hostile_class):
     rows = hostile_class["rows"]
     for name in ("frame_63mb", "frame_worst"):
-        assert rows[name]["pixel_distance"] == "0", rows[name]
+        assert float(rows[name]["pixel_distance"]) < float(rows["zz_correct"]["pixel_distance"]), rows[name]
     assert rows["zz_correct"]["total"] == rows["zz_correct"]["max"]
 
 
@@ -229,8 +229,12 @@ def test_a_grader_killed_midway_keeps_every_finished_student(office):
         os.chmod(subs / "s08", 0o755)
         (subs / "s08" / "peek.py").write_text(PEEK.format(path=str(subs / "s00" / "work.ipynb")))
         os.chmod(subs / "s08" / "peek.py", 0o644)
-        for n in names:  # the killed run left them stricter; made readable again (a fresh unzip)
+        for n in names:  # the killed run left them stricter, and the class folder is no
+            # grader's to put back (the package's secrets are: see below); a fresh unzip
             os.chmod(subs / n, 0o755)
+        import facelab
+        exercises = Path(facelab.__file__).parent / "exercises.py"
+        assert exercises.stat().st_mode & 0o004, "the killed run's package modes were put back"
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
         assert f"{len(names)} of {len(names) + 1} students already graded" in r.stderr
         assert rows_of(out / "gradebook.csv")["s08"]["total"] == "6", r.stdout

@@ -16,12 +16,17 @@ import zipfile
 
 import pytest
 
+from facelab import checks
 from facelab.errors import GradingError
 from facelab.grading import cells_csv, intake, reports, sites
 from facelab.grading.submissions import assign_ids, read_entry
 
 from .test_grader import SOLUTIONS, nb
 
+#: the workbook's maximum (every exercise, hidden cases too), as the reports write it
+MAX = f"{sum(c.points for n in checks.exercises() for c in checks.cases(n, include_hidden=True)):g}"
+#: what WRONG1 (a pixel_distance returning 0.5) scores: less than the exercise's 6
+WRONG1_POINTS = "1"
 NB1 = SOLUTIONS[0].read_text()                                    # pixel_distance: 6 points
 WRONG1 = nb("# GRADED FUNCTION: pixel_distance\ndef pixel_distance(image_a, image_b):\n    return 0.5\n")
 
@@ -198,13 +203,13 @@ def test_canvas_download_graded_and_written_back_by_canvas_user_id(tmp_path, off
     r = _grade(root, tmp_path / "out", "--assignment", "Face verification (4711)")
     rows = _csv(tmp_path / "out" / "canvas.csv")
     assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Face verification (4711)"]
-    assert rows[1][0] == "Points Possible" and rows[1][5] == "31"
+    assert rows[1][0] == "Points Possible" and rows[1][5] == MAX
     score = {row[1]: row[5] for row in rows[2:]}
-    assert score == {"40123": "6", "40124": "6", "40125": "6", "40126": "6", "40127": "0", "40128": "6"}
+    assert score == {"40123": "6", "40124": "6", "40125": "6", "40126": "6", "40127": WRONG1_POINTS, "40128": "6"}
     book = {row["student"]: row for row in csv.DictReader((tmp_path / "out" / "gradebook.csv").open(newline=""))}
     assert len(book) == 6 and book["smithjohn_40125"]["late"] == "late" and book["doejane_40123"]["late"] == ""
     assert book["mullerjose_40124"]["name"] == "müllerjosé"
-    assert "smithjohn_40125: 6/31, late" in r.stdout
+    assert f"smithjohn_40125: 6/{MAX}, late" in r.stdout
 
 
 @pytest.mark.slow
@@ -214,8 +219,8 @@ def test_moodle_download_graded_into_its_grading_worksheet(tmp_path, office):
     rows = _csv(tmp_path / "out" / "moodle.csv")
     assert rows[0] == reports.MOODLE_COLUMNS
     got = {row[0]: (row[1], row[4], row[5]) for row in rows[1:]}
-    assert got == {"Participant 101": ("Jane Doe", "6", "31"), "Participant 102": ("José Müller", "6", "31"),
-                   "Participant 103": ("Anna Lee", "0", "31"), "Participant 104": ("Anna Lee", "6", "31")}
+    assert got == {"Participant 101": ("Jane Doe", "6", MAX), "Participant 102": ("José Müller", "6", MAX),
+                   "Participant 103": ("Anna Lee", WRONG1_POINTS, MAX), "Participant 104": ("Anna Lee", "6", MAX)}
     assert all(row[8] for row in rows[1:])  # "Last modified (grade)": Moodle needs it
     assert not (tmp_path / "out" / "canvas.csv").exists()
 
@@ -226,7 +231,7 @@ def test_nbgrader_submitted_folder_graded_one_row_per_student(tmp_path, office):
     _grade(root, tmp_path / "out")
     book = {row["student"]: row for row in csv.DictReader((tmp_path / "out" / "gradebook.csv").open(newline=""))}
     assert len(book) == 3 and book["jdoe"]["total"] == "6"
-    assert sorted(row["total"] for row in book.values()) == ["0", "6", "6"]
+    assert sorted(row["total"] for row in book.values()) == sorted([WRONG1_POINTS, "6", "6"])
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["format"] == "nbgrader" and summary["students"] == 3
 

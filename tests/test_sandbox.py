@@ -170,6 +170,42 @@ def test_the_real_secrets_are_protected(boundary):
         assert sb.check_protected(paths, boundary, readable=[pkg / "images.py"]) == []
 
 
+def test_modes_a_killed_grader_left_stricter_are_put_back_by_the_next(tmp_path):
+    """A grader protecting secrets journals each change under an flock; killed (SIGKILL),
+    its secrets stay stricter (never looser), and the next grader's protect() puts them
+    back, unless another living grader holds a journal."""
+    from facelab.grading.sandbox import secrets as sc
+
+    locks, secret = tmp_path / "locks", tmp_path / "solution.py"
+    secret.write_text("x = 1\n")
+    os.chmod(secret, 0o644)
+    code = textwrap.dedent(f"""
+        import os, sys, time
+        from facelab.grading.sandbox import secrets as sc
+        sc.LOCK_DIR = {str(locks)!r}
+        prot = sc.Protection()
+        sc._chmod(prot, {str(secret)!r}, 0o640)
+        print("protected", flush=True)
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "protected"
+    assert sc.restore_dead_journals(str(locks)) == []          # alive: nothing touched
+    assert oct(os.stat(secret).st_mode & 0o777) == "0o640"
+    proc.kill()
+    proc.wait()
+    assert oct(os.stat(secret).st_mode & 0o777) == "0o640"     # killed: left stricter
+    assert sc.restore_dead_journals(str(locks)) == [str(secret)]
+    assert oct(os.stat(secret).st_mode & 0o777) == "0o644"     # put back by the next one
+    assert not list(locks.glob("modes-*"))
+    prot = sc.Protection()                                      # a normal run leaves no journal
+    with prot:
+        sc._chmod(prot, str(secret), 0o600)
+        assert len(list(Path(sc.LOCK_DIR).glob(f"modes-{os.getpid()}-*"))) == 1
+    assert oct(os.stat(secret).st_mode & 0o777) == "0o644"
+    assert not list(Path(sc.LOCK_DIR).glob(f"modes-{os.getpid()}-*"))
+
+
 def test_grader_and_other_slots_are_unreachable(boundary):
     other = sb.launch([sys.executable, "-I", "-c", "import time; time.sleep(60)"], boundary=boundary,
                       scratch=tempfile.mkdtemp(prefix="facelab-test-scratch-"), slot=1)

@@ -131,7 +131,7 @@ def run(root: Path) -> dict:
     try:
         limits = pool.Limits(case_seconds=float(os.environ.get("FACELAB_CASE_SECONDS", pool.DEFAULT_CASE_SECONDS)),
                              budget=float(os.environ.get("FACELAB_BUDGET", pool.DEFAULT_BUDGET)),
-                             memory_mb=float(os.environ.get("FACELAB_MEMORY_MB", GRADESCOPE_MEMORY_MB)))
+                             memory_mb=student_memory_mb())
         boundary = batch.sandbox.probe(os.environ.get("FACELAB_SANDBOX", "auto"), slots=1)
         print(boundary.describe(), flush=True)
         ctx = batch.build_context(boundary, limits)
@@ -149,8 +149,39 @@ def run(root: Path) -> dict:
     return data
 
 
-#: resident memory allowed to one student's process on Gradescope (768 MB containers)
+#: resident memory allowed to one student's process in Gradescope's default (768 MB) container
 GRADESCOPE_MEMORY_MB = 450.0
+#: what the rest of a run holds beside the student's process (the grader, the fork server's
+#: own pages), kept free of the container's memory when the student's share is sized from it
+RUN_RESERVE_MB = 400.0
+_CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
+def container_memory_mb(paths=_CGROUP_LIMITS) -> float | None:
+    """The memory limit of the container this run is in (cgroup v2, else v1), in MB;
+    None where no finite limit is set or none can be read."""
+    for path in paths:
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 2**60:  # v1 writes a huge number for "none"
+            return int(text) / 2**20
+        return None  # "max", or a limit we cannot read: no finite limit
+    return None
+
+
+def student_memory_mb(container_mb: float | None = None) -> float:
+    """One student's memory on Gradescope: ``$FACELAB_MEMORY_MB`` if set, else what the
+    container leaves beside the rest of the run (its limit less ``RUN_RESERVE_MB``), and
+    never less than ``GRADESCOPE_MEMORY_MB``. A 768 MB container gives 450 MB (enough for
+    the documented path); a 1.5 GB one gives 1136 MB, enough for a student whose own
+    preprocessing makes the graded model load the real model (measured: ~600 MB)."""
+    env = os.environ.get("FACELAB_MEMORY_MB")
+    if env:
+        return float(env)
+    limit = container_memory_mb() if container_mb is None else container_mb
+    return max(GRADESCOPE_MEMORY_MB, (limit or 0.0) - RUN_RESERVE_MB)
 #: address space for reading and parsing the submission (before the fork server starts)
 GRADESCOPE_INTAKE_MB = 400.0
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import fcntl
+import glob
 import json
 import os
 import stat
@@ -24,11 +26,15 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import GradingError
-from .probe import Boundary, _read_text
+from .probe import LOCK_DIR, Boundary, _read_text
+
+#: a grader's journal of the modes it changed (in LOCK_DIR)
+JOURNAL_PREFIX = "modes-"
 
 
 # until facelab.checks.SECRET_MODULES exists: the modules holding hidden cases, reference
@@ -123,15 +129,40 @@ def _view_roots(readable=()) -> list:
 
 @dataclass
 class Protection:
-    """Modes changed by :func:`protect`; ``restore()`` puts them back (also on exit)."""
+    """Modes changed by :func:`protect`; ``restore()`` puts them back (also on exit).
 
-    changed: list = field(default_factory=list)  # (path, old mode)
+    Each change is also written to a journal in the slot locks' folder (root only),
+    held under an flock while this grader lives: a grader killed midway leaves its
+    secrets stricter, and the next grader that finds the journal unlocked, with no
+    other grader protecting anything, puts the modes back (:func:`restore_dead_journals`)."""
+
+    changed: list = field(default_factory=list)  # (path, old mode, new mode)
+    journal: int | None = None
+    journal_path: str = ""
+
+    def record(self, path: str, old: int, new: int) -> None:
+        self.changed.append((path, old, new))
+        if self.journal is None:
+            os.makedirs(LOCK_DIR, mode=0o700, exist_ok=True)
+            name = os.path.join(LOCK_DIR, f"{JOURNAL_PREFIX}{os.getpid()}-{time.monotonic_ns()}.json")
+            self.journal = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            fcntl.flock(self.journal, fcntl.LOCK_EX)
+            self.journal_path = name
+        data = json.dumps(self.changed).encode()
+        os.ftruncate(self.journal, 0)
+        os.pwrite(self.journal, data, 0)
+        os.fsync(self.journal)
 
     def restore(self) -> None:
-        for path, mode in reversed(self.changed):
+        for path, mode, _ in reversed(self.changed):
             with contextlib.suppress(OSError):
                 os.chmod(path, mode)
         self.changed.clear()
+        if self.journal is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.journal_path)
+            os.close(self.journal)
+            self.journal = None
 
     def __enter__(self):
         return self
@@ -144,7 +175,42 @@ def _chmod(prot: Protection, path: str, mode: int) -> None:
     old = stat.S_IMODE(os.lstat(path).st_mode)
     if mode != old:
         os.chmod(path, mode)
-        prot.changed.append((path, old))
+        prot.record(path, old, mode)
+
+
+def restore_dead_journals(folder: str | None = None) -> list:
+    """Put back the modes that graders killed midway left stricter; the paths restored.
+    Only when no living grader holds a journal (its secrets may be the same paths), and
+    only where a path still has the mode the dead grader gave it."""
+    folder = folder or LOCK_DIR
+    names = sorted(glob.glob(os.path.join(folder, JOURNAL_PREFIX + "*.json")))
+    held, dead = [], []
+    try:
+        for name in names:
+            try:
+                fd = os.open(name, os.O_RDWR)
+            except OSError:
+                continue
+            held.append(fd)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return []  # a living grader protects something now: leave everything stricter
+            dead.append((name, fd))
+        restored = []
+        for name, fd in dead:
+            with contextlib.suppress(ValueError, OSError):
+                for path, old, new in reversed(json.loads(os.pread(fd, 1 << 22, 0) or b"[]")):
+                    with contextlib.suppress(OSError):
+                        if stat.S_IMODE(os.lstat(path).st_mode) == new and not os.path.islink(path):
+                            os.chmod(path, old)
+                            restored.append(path)
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+        return restored
+    finally:
+        for fd in held:
+            os.close(fd)
 
 
 def searchable_by_choice() -> list:
@@ -188,6 +254,7 @@ def protect(paths, boundary: Boundary, readable=()) -> Protection:
     prot = Protection()
     if boundary.mode != "user":
         return prot
+    restore_dead_journals()  # what a killed grader left stricter, before reading the modes
     needed = _view_roots(readable)
     named = {os.path.realpath(r) for r in readable}
     for r in needed:
