@@ -265,8 +265,10 @@ def collapsed_loss(loss: Callable, anchors: int, size: int = EMBEDDING_SIZE) -> 
 
     What a network that maps every picture to one point scores: every
     distance is 0, so each triplet costs alpha (``anchors * alpha`` for the
-    lesson's loss, summed over the batch). Computed with ``loss`` itself.
+    lesson's loss, summed over the batch). Computed with ``loss`` itself,
+    after :func:`require_loss` (an unfinished loss raises LossError).
     """
+    require_loss(loss, size)
     point = np.zeros((3, anchors, size), np.float32)
     point[..., 0] = 1.0
     return float(tf.reshape(tf.convert_to_tensor(loss(tf.zeros((anchors,)), tf.constant(point)),
