@@ -41,16 +41,19 @@ def _shown(fig, photo: bool = False, summary: str | None = None):
 
     ``photo=True`` marks the output as showing photos of people, so that
     :func:`facelab.release.strip_photos` can keep it out of saved notebooks;
-    its text is :data:`PHOTO_NOTE`. Any other figure's text is ``summary``,
-    the figure said in words (its alt text: what a screen reader, a text
-    front end and nbval get; nbval compares it, so it must be deterministic).
+    its text is :data:`PHOTO_NOTE`, then ``summary`` on the next line. Any
+    other figure's text is ``summary``. The summary says the figure in words
+    (its alt text: what a screen reader, a text front end and nbval get;
+    nbval compares it, so it must be deterministic).
 
     Leaving figures to the inline backend can emit a figure twice under some
     runners (nbval), which makes saved notebook outputs differ; a closed
     figure shown as a PNG is emitted exactly once. Outside IPython the figure
     is returned for ``fig.savefig`` (its summary in ``fig.facelab_summary``).
     """
-    fig.facelab_summary = PHOTO_NOTE if photo else summary
+    if photo:
+        summary = f"{PHOTO_NOTE}\n{summary}" if summary else PHOTO_NOTE
+    fig.facelab_summary = summary
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover
@@ -66,7 +69,7 @@ def _shown(fig, photo: bool = False, summary: str | None = None):
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     png = base64.b64encode(buf.getvalue()).decode("ascii")
     if photo:  # its text stays where the photo is stripped (facelab.release.strip_photos)
-        display({"image/png": png, "text/plain": PHOTO_NOTE}, raw=True, metadata=PHOTO_METADATA)
+        display({"image/png": png, "text/plain": summary}, raw=True, metadata=PHOTO_METADATA)
     else:
         text = summary or fig.get_suptitle() or "a figure"
         display({"image/png": png, "text/plain": text}, raw=True,
@@ -105,7 +108,8 @@ def show_pictures(pictures: Sequence, titles: Sequence[str] | None = None,
                 ax.set_xlabel(titles[k], fontsize=9)
     fig.suptitle(suptitle)
     fig.tight_layout()
-    return _shown(fig, photo=True)
+    said = ", ".join(str(t) for t in titles) if titles is not None else f"{len(pictures)} pictures"
+    return _shown(fig, photo=True, summary=f"{suptitle}: {said}")
 
 
 def distance_heatmap(matrix, row_labels: Sequence[str], col_labels: Sequence[str] | None = None,

@@ -191,8 +191,9 @@ def strip_photos(nb) -> int:
     The photos of the celebrity set are never committed, not even inside a
     notebook's saved outputs. The output itself stays, its text being
     :data:`facelab.plots.PHOTO_NOTE` ("[photo: it appears when you run this
-    cell]"), the same text a fresh run gives, so nbval (which does not
-    compare images) still matches it. Widgets leave two things in an
+    cell]") followed by the figure's words (what it shows, no pixels), the
+    same text a fresh run gives, so nbval (which does not compare images)
+    still matches it. Widgets leave two things in an
     executed notebook: the saved widget state (``metadata.widgets``, which
     holds what their Output areas showed, photos included) is removed, and
     each widget view (a random model id) is removed from its output, whose
@@ -211,11 +212,13 @@ def strip_photos(nb) -> int:
                 continue
             data = output.setdefault("data", {})
             images = [m for m in data if m.startswith("image/")]
-            if images or data.get("text/plain") != PHOTO_NOTE:
+            text = "".join(data.get("text/plain", ""))
+            if images or not text.startswith(PHOTO_NOTE):
                 changed += 1
             for mime in images:
                 del data[mime]
-            data["text/plain"] = PHOTO_NOTE
+            if not text.startswith(PHOTO_NOTE):  # the note, then the photo's words, stay
+                data["text/plain"] = PHOTO_NOTE
     return changed
 
 

@@ -108,3 +108,27 @@ def test_in_a_notebook_the_chart_text_is_its_summary(monkeypatch):
     assert data["text/plain"] == ("Training loss: 2 steps, loss from 3.00 to 2.00; reference "
                                   "lines: collapse 2.00")
     assert data["image/png"] and metadata == {"facelab": {"alt": data["text/plain"]}}
+
+
+def test_a_photo_figure_says_what_it_shows_under_the_note(office, monkeypatch):
+    """The photo is stripped from saved notebooks; its words stay (alt text)."""
+    import IPython
+    from IPython import display as ipd
+
+    shown = []
+    monkeypatch.setattr(IPython, "get_ipython", lambda: object())
+    monkeypatch.setattr(ipd, "display", lambda data, raw=False, metadata=None: shown.append(
+        (data, metadata)))
+    plots.door_decision(office / "camera" / "jerry_seinfeld_2.png",
+                        office / "database" / "jerry_seinfeld.png", "jerry_seinfeld", 0.674)
+    (data, metadata), = shown
+    assert data["text/plain"] == (f"{plots.PHOTO_NOTE}\ndistance 0.674 < 0.70: door opens: "
+                                  "camera, badge of jerry_seinfeld")
+    assert metadata == plots.PHOTO_METADATA
+    from facelab.release import strip_photos
+
+    nb = __import__("nbformat").v4.new_notebook(cells=[__import__("nbformat").v4.new_code_cell(
+        "door()", outputs=[__import__("nbformat").v4.new_output(
+            "display_data", data=data, metadata=metadata)])])
+    assert strip_photos(nb) == 1
+    assert nb.cells[0].outputs[0].data == {"text/plain": data["text/plain"]}
