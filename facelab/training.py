@@ -240,8 +240,9 @@ def require_loss(loss: Callable, size: int = EMBEDDING_SIZE, anchors: int = 4) -
         with tf.GradientTape() as tape:
             value = loss(tf.zeros((anchors,)), y_pred)
     except Exception as exc:  # noqa: BLE001 - the student's code: say it in one sentence
-        raise LossError(f"{who} raised {type(exc).__name__} ({str(exc).splitlines()[0][:120] if str(exc) else 'no message'}) "
-                        f"on a batch of {anchors} triplets: {fix}") from None
+        said = str(exc).splitlines()[0][:120] if str(exc).strip() else "no message"
+        raise LossError(f"{who} raised {type(exc).__name__} ({said}) on a batch of {anchors} "
+                        f"triplets: {fix}") from None
     if value is None:
         raise LossError(f"{who} returns None, so it is not finished yet: {fix}")
     try:
@@ -252,7 +253,8 @@ def require_loss(loss: Callable, size: int = EMBEDDING_SIZE, anchors: int = 4) -
         raise LossError(f"{who} returns shape {tuple(tensor.shape)}, expected one number "
                         f"(sum the triplets' losses over the batch): {fix}")
     if not np.isfinite(float(tf.reshape(tensor, []))):
-        raise LossError(f"{who} returns {float(tf.reshape(tensor, []))}, not a finite number: {fix}")
+        raise LossError(f"{who} returns {float(tf.reshape(tensor, []))}, not a finite number: "
+                        f"{fix}")
     if tape.gradient(tensor, y_pred) is None:
         raise LossError(f"{who} returns a number TensorFlow cannot differentiate (computed "
                         f"with numpy or float()?), so training cannot follow it: write it "

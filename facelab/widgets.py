@@ -225,7 +225,7 @@ def run_verify(verify: Callable, picture, claimed: str, database: Mapping, model
     try:
         result = verify(str(picture), claimed, database, model)
     except Exception as exc:  # noqa: BLE001 - the student's code: one sentence, not a traceback
-        message = str(exc).splitlines()[0][:160] if str(exc) else "no message"
+        message = str(exc).splitlines()[0][:150] if str(exc) else "no message"
         raise VerifyError(f"your verify raised {type(exc).__name__} ({message}): fix the "
                           "exercise above, run its cell, then this one again") from None
     try:
