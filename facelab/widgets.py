@@ -183,15 +183,26 @@ def _door_start(database, model, pictures, claimed):
     return pictures, claimed, dict(zip(pictures, encode_images(pictures, model)))
 
 
-def _present(build: Callable, text: Callable[[], str], interactive: bool | None) -> None:
-    """Display the widget ``build()`` with the fallback ``text()``, or print the text alone."""
+def printed(box) -> str:
+    """What a control box's Output area printed (its figures left out), without the last newline."""
+    return "".join(item.get("text", "") for item in box.children[-1].outputs
+                   if item.get("output_type") == "stream").rstrip("\n")
+
+
+def _present(build: Callable, interactive: bool | None, text: str | None = None) -> None:
+    """Build the widget once; display it with its text fallback, or print that text alone.
+
+    The fallback is ``text``, or else what the widget printed for its
+    starting values (the same words the live widget shows first).
+    """
     if interactive is None:
         interactive = widgets_available()
-    if not interactive:
-        print(text())
-        return
     box = build()
-    _show(box, text())
+    said = text if text is not None else printed(box)
+    if interactive:
+        _show(box, said)
+    else:
+        print(said)
 
 
 def front_door(database: Mapping, model, pictures: Sequence | None = None,
@@ -202,15 +213,10 @@ def front_door(database: Mapping, model, pictures: Sequence | None = None,
     Displays one output (see the module docstring): the widget of
     :func:`front_door_controls` where a front end renders widgets, else one
     line, the decision for the starting values. Returns None.
-    ``interactive=False`` prints that line without building the widget.
+    ``interactive=False`` prints that line (outside a Jupyter kernel too).
     """
-    def text():
-        pics, who, codes = _door_start(database, model, pictures, claimed)
-        dist, _ = decide(codes[pics[0]], database, who, threshold)
-        return describe(pics[0].name, who, dist, threshold)
-
     _present(lambda: front_door_controls(database, model, pictures, claimed, threshold),
-             text, interactive)
+             interactive)
 
 
 # ----------------------------------------------------- the student's verify
@@ -290,28 +296,12 @@ def verify_door(verify: Callable, database: Mapping, model, pictures: Sequence |
     """The office door run by your ``verify``, with a threshold slider (notebook 4).
 
     Displays one output (see the module docstring): the widget of
-    :func:`verify_door_controls`, else the text for the starting values (or
-    the one sentence saying what to finish first). Returns None.
+    :func:`verify_door_controls`, else what it printed for the starting
+    values (what your ``verify`` printed, then its decision; or the one
+    sentence saying what to finish first). Returns None.
     """
-    from .database import camera_pictures, require_people
-    from .errors import FacelabError
-
-    names = require_people(database)
-
-    def text():
-        first = Path(pictures[0] if pictures else camera_pictures()[0])
-        who = claimed if claimed is not None else names[0]
-        try:
-            from contextlib import redirect_stdout
-
-            with redirect_stdout(io.StringIO()):
-                dist, door_open = run_verify(verify, first, who, database, model)
-        except FacelabError as exc:
-            return str(exc)
-        return verify_summary(first.name, who, dist, door_open, threshold)
-
     _present(lambda: verify_door_controls(verify, database, model, pictures, claimed, threshold),
-             text, interactive)
+             interactive)
 
 
 # ------------------------------------------------------------------- upload
@@ -417,8 +407,5 @@ def upload_door(database: Mapping, model, claimed: str | None = None,
     :func:`upload_door_controls`, else :data:`UPLOAD_TEXT`. Returns None.
     An empty database raises EmptyDatabaseError.
     """
-    from .database import require_people
-
-    require_people(database)
-    _present(lambda: upload_door_controls(database, model, claimed, threshold),
-             lambda: UPLOAD_TEXT, interactive)
+    _present(lambda: upload_door_controls(database, model, claimed, threshold), interactive,
+             UPLOAD_TEXT)
