@@ -327,6 +327,8 @@ def spread_curve(spreads: dict[str, Sequence[float]], title: str = "Spread of th
         if values.size:
             said.append(f"{name} from {values[0]:.3f} to {values[-1]:.3f}")
     ax.set_ylim(bottom=0)
+    longest = max((len(v) for v in spreads.values()), default=0)
+    ax.set_xticks(range(longest))
     return _finish(fig, ax, "epoch (0 = before training)",
                    "mean distance to the mean encoding", title,
                    f"{title}: " + ("; ".join(said) or "no data")
