@@ -103,6 +103,12 @@ class LossError(FacelabError, ValueError):
     exit_code = 4
 
 
+class UnfinishedError(FacelabError, ValueError):
+    """A cell uses a graded function that is not finished yet (or raises): run it first."""
+
+    exit_code = 4
+
+
 class VerifyError(FacelabError, ValueError):
     """A student's ``verify`` cannot run the door yet: it raised, or returned no decision."""
 

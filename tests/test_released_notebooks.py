@@ -56,22 +56,10 @@ def failures(nb) -> list[str]:
     return found
 
 
-#: notebooks whose demo cells after the exercise still call the unfinished function and
-#: fail with a bare TypeError on None (cells outside issue 19's files; see its report).
-#: strict: once they say what to do, this marks an unexpected pass and must be removed.
-DEMO_CELLS_FAIL_ON_NONE = {"1_naive_verification", "2_triplet_loss", "4_face_verification",
-                           "5_face_recognition"}
-
-
-def _marked(path):
-    if path.stem not in DEMO_CELLS_FAIL_ON_NONE:
-        return path
-    return pytest.param(path, marks=pytest.mark.xfail(strict=True, reason=(
-        "the demo cells after the exercise use the unfinished function (TypeError on None)")))
-
-
-@pytest.mark.parametrize("path", [_marked(p) for p in SOLUTIONS], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
 def test_released_notebook_runs_as_released_without_dead_ends(released, path):
+    """The demo cells after an exercise start with require_finished(fn), so an unfinished
+    exercise stops them with one sentence, not a TypeError on None."""
     from nbclient import NotebookClient
 
     nb = nbformat.read(released / path.name, as_version=4)
@@ -81,6 +69,10 @@ def test_released_notebook_runs_as_released_without_dead_ends(released, path):
     assert nb.cells[-1].cell_type != "code" or nb.cells[-1].execution_count is not None
     problems = failures(nb)
     assert not problems, "\n".join(problems)
+    for cell in nb.cells:  # the exercise is unfinished: each demo cell stops at its first line
+        if cell.cell_type == "code" and "\nrequire_finished(" in "\n" + cell.source:
+            error, = [o for o in cell.outputs if o.output_type == "error"]
+            assert error.ename == "UnfinishedError" and "is not finished yet" in error.evalue
 
 
 def test_notebook_7_names_notebook_2_when_its_loss_is_unfinished(released):
