@@ -246,8 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
         "release", help="make student notebooks from the solution notebooks",
         description="Copy solution notebooks into OUTPUT with the code between "
         "### START CODE HERE ### and ### END CODE HERE ### of each # GRADED FUNCTION cell "
-        "replaced by `None` placeholders, and the outputs of the graded cells and of "
-        "every cell after the first one cleared.")
+        "replaced by `None` placeholders, and every cell's outputs and execution count "
+        "cleared (a cell tagged keep-output keeps its outputs, without photos).")
     p.add_argument("sources", nargs="*", metavar="NOTEBOOK",
                    help="solution notebooks or folders (default: the workbook's notebooks/)")
     p.add_argument("-o", "--output", required=True, metavar="FOLDER",

@@ -16,6 +16,10 @@ class FacelabError(Exception):
     #: process exit code the CLI uses for this kind of error
     exit_code = 1
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows in a notebook: the one-line message, not facelab's frames."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 class AssetError(FacelabError):
     """The weights or the pictures are missing, damaged or cannot be fetched."""
@@ -89,6 +93,24 @@ class ArgumentError(FacelabError, ValueError):
 
 class PairsFileError(FacelabError, ValueError):
     """A pairs file (LFW format) is missing or has a malformed line."""
+
+    exit_code = 4
+
+
+class LossError(FacelabError, ValueError):
+    """A loss function cannot train yet: unfinished, not one number, or not differentiable."""
+
+    exit_code = 4
+
+
+class UnfinishedError(FacelabError, ValueError):
+    """A cell uses a graded function that is not finished yet (or raises): run it first."""
+
+    exit_code = 4
+
+
+class VerifyError(FacelabError, ValueError):
+    """A student's ``verify`` cannot run the door yet: it raised, or returned no decision."""
 
     exit_code = 4
 

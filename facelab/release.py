@@ -15,12 +15,13 @@ What changes, and only that:
     comments and blank lines are kept.
 
   A statement spanning several lines becomes one placeholder line.
-* Outputs: every code cell from the first graded cell on has its outputs and
-  execution count cleared. Those cells are the graded cell, its check, and
-  the cells that use the student's function (directly or through variables
-  it produced); a saved output there would show the answer. Students still
-  see what to expect in the markdown "Expected output" blocks. Cells before
-  the first graded cell (imports, pictures, the model) keep their outputs.
+* Outputs: every code cell has its outputs and execution count cleared, so a
+  released notebook looks unrun (nothing of the instructor's run, no answer
+  shown by a saved output). Students see what to expect in the markdown
+  "Expected output" blocks. A cell the lesson wants shown before running
+  carries the tag ``keep-output`` (cell metadata ``tags``): it keeps its
+  outputs (photos stripped, see :func:`strip_photos`), not its count.
+* Saved widget state (``metadata.widgets``) is dropped, as by :func:`strip_photos`.
 * Everything else (markdown, metadata, other code) is kept as is.
 
 Each student notebook is written atomically (temporary file, then rename).
@@ -39,6 +40,9 @@ from pathlib import Path
 from .cells import graded_name
 from .errors import ReleaseError
 from .plots import PHOTO_NOTE
+
+#: the mime type of a live widget view (facelab.widgets.WIDGET_VIEW, without importing it)
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 START = re.compile(r"^\s*#+\s*START\s+CODE\s+HERE\s*#*\s*$", re.I)
 END = re.compile(r"^\s*#+\s*END\s+CODE\s+HERE\s*#*\s*$", re.I)
@@ -154,20 +158,25 @@ def release_notebook(nb, where: str = "notebook"):
     import copy
 
     nb = copy.deepcopy(nb)
-    seen_graded = False
     for index, cell in enumerate(nb.cells):
         if cell.get("cell_type") != "code":
             continue
         name = graded_name(cell.source)
         if name:
-            seen_graded = True
             cell.source = student_source(cell.source, f"{where}, cell {index + 1} "
                                                       f"(GRADED FUNCTION: {name})")
-        if seen_graded:
+        if name or KEEP_OUTPUT not in (cell.get("metadata", {}).get("tags") or []):
             cell.outputs = []
-            cell.execution_count = None
+        cell.execution_count = None
+        for output in cell.get("outputs", []):  # a kept result shows no count either
+            if output.get("output_type") == "execute_result":
+                output["execution_count"] = None
     strip_photos(nb)
     return nb
+
+
+#: the cell tag that keeps a cell's saved outputs in the student's copy
+KEEP_OUTPUT = "keep-output"
 
 
 def is_photo_output(output) -> bool:
@@ -177,26 +186,39 @@ def is_photo_output(output) -> bool:
 
 
 def strip_photos(nb) -> int:
-    """Remove the image data of photo outputs in place; return how many outputs changed.
+    """Remove photos and widget state in place; return how many outputs (or states) changed.
 
     The photos of the celebrity set are never committed, not even inside a
     notebook's saved outputs. The output itself stays, its text being
     :data:`facelab.plots.PHOTO_NOTE` ("[photo: it appears when you run this
-    cell]"), the same text a fresh run gives, so nbval (which does not
-    compare images) still matches it.
+    cell]") followed by the figure's words (what it shows, no pixels), the
+    same text a fresh run gives, so nbval (which does not compare images)
+    still matches it. Widgets leave two things in an
+    executed notebook: the saved widget state (``metadata.widgets``, which
+    holds what their Output areas showed, photos included) is removed, and
+    each widget view (a random model id) is removed from its output, whose
+    text fallback stays (what nbval compares; see :mod:`facelab.widgets`).
     """
     changed = 0
+    if "widgets" in nb.get("metadata", {}):
+        del nb.metadata["widgets"]
+        changed += 1
     for cell in nb.cells:
         for output in cell.get("outputs", []):
+            if WIDGET_VIEW in output.get("data", {}):
+                del output["data"][WIDGET_VIEW]
+                changed += 1
             if not is_photo_output(output):
                 continue
             data = output.setdefault("data", {})
             images = [m for m in data if m.startswith("image/")]
-            if images or data.get("text/plain") != PHOTO_NOTE:
+            text = "".join(data.get("text/plain", ""))
+            if images or not text.startswith(PHOTO_NOTE):
                 changed += 1
             for mime in images:
                 del data[mime]
-            data["text/plain"] = PHOTO_NOTE
+            if not text.startswith(PHOTO_NOTE):  # the note, then the photo's words, stay
+                data["text/plain"] = PHOTO_NOTE
     return changed
 
 

@@ -177,26 +177,120 @@ def person_batches(labels: Sequence[int], per_person: int, rng: np.random.Genera
 
 def train_triplets(embedder: "keras.Model", inputs: np.ndarray, labels, loss: Callable,
                    epochs: int, per_person: int = 4, learning_rate: float = 1e-3,
-                   seed: int = 0) -> np.ndarray:
+                   seed: int = 0, on_epoch: Callable[[int], None] | None = None) -> np.ndarray:
     """Train ``embedder`` on ``inputs`` (N, ...) with batch-hard triplets and ``loss``.
 
-    Each epoch is one pass of :func:`person_batches` (every picture at least
-    once). Returns the loss of every training step, in order: shape
-    (epochs * batches per epoch,). Deterministic for a fixed ``seed`` once
-    :func:`deterministic` was called.
+    ``loss`` is checked first (:func:`require_loss`): an unfinished or
+    non-differentiable loss raises LossError naming where it came from,
+    before Keras sees it. Each epoch is one pass of :func:`person_batches`
+    (every picture at least once). ``on_epoch(k)`` is called before the
+    first epoch (k = 0) and after each epoch k = 1..epochs (to measure the
+    encodings as they train). Returns the loss of every training step, in
+    order: shape (epochs * batches per epoch,). Deterministic for a fixed
+    ``seed`` once :func:`deterministic` was called.
     """
     inputs = np.asarray(inputs, dtype=np.float32)
     labels = np.asarray(labels)
     if inputs.shape[0] != labels.shape[0]:
         raise ShapeError(f"{inputs.shape[0]} inputs but {labels.shape[0]} labels")
+    require_loss(loss, int(embedder.output_shape[-1]))
     trainer = triplet_trainer(embedder, loss, learning_rate)
     rng = np.random.default_rng(seed)
     curve = []
-    for _ in range(epochs):
+    if on_epoch is not None:
+        on_epoch(0)
+    for epoch in range(epochs):
         curve += [float(trainer.train_on_batch([inputs[b], labels[b].astype(np.int32)],
                                                np.zeros(len(b), np.float32)))  # y_true: unused
                   for b in person_batches(labels, per_person, rng)]
+        if on_epoch is not None:
+            on_epoch(epoch + 1)
     return np.array(curve)
+
+
+# ---------------------------------------------------- the loss, checked first
+def _origin(loss: Callable) -> str:
+    """Where ``loss`` was written, in words: notebook 2 for :func:`notebook_function`'s."""
+    code = getattr(loss, "__code__", None)
+    where = code.co_filename if code is not None else ""
+    name = getattr(loss, "__name__", "the loss")
+    if where.endswith(f": {name}") and ".ipynb" in where:  # compiled by notebook_function
+        notebook = where.split(":", 1)[0]
+        return f"your {name} from {notebook} (notebook {notebook.split('_', 1)[0]})"
+    return f"the loss {name}"
+
+
+def require_loss(loss: Callable, size: int = EMBEDDING_SIZE, anchors: int = 4) -> None:
+    """Check that ``loss(y_true, y_pred)`` is finished before training with it.
+
+    Calls it on a small random (3, anchors, size) batch of unit rows under a
+    gradient tape: it must return one finite number (a scalar tensor, or a
+    (1,)-shaped one) whose gradient with respect to ``y_pred`` exists.
+    Otherwise raises LossError, one sentence naming where the loss comes
+    from (notebook 2 for :func:`notebook_function`'s) and what to do there.
+    """
+    from .errors import LossError
+
+    who = _origin(loss)
+    fix = ("finish it there (its START CODE HERE block), save that notebook, then run "
+           "this notebook again from the top")
+    rows = np.random.default_rng(0).normal(size=(3, anchors, size)).astype(np.float32)
+    y_pred = tf.Variable(rows / np.linalg.norm(rows, axis=-1, keepdims=True))
+    try:
+        with tf.GradientTape() as tape:
+            value = loss(tf.zeros((anchors,)), y_pred)
+    except Exception as exc:  # noqa: BLE001 - the student's code: say it in one sentence
+        said = str(exc).splitlines()[0][:120] if str(exc).strip() else "no message"
+        raise LossError(f"{who} raised {type(exc).__name__} ({said}) on a batch of {anchors} "
+                        f"triplets: {fix}") from None
+    if value is None:
+        raise LossError(f"{who} returns None, so it is not finished yet: {fix}")
+    try:
+        tensor = tf.convert_to_tensor(value, dtype=tf.float32)
+    except (TypeError, ValueError):
+        raise LossError(f"{who} returns {type(value).__name__}, not a number: {fix}") from None
+    if tensor.shape.num_elements() != 1:
+        raise LossError(f"{who} returns shape {tuple(tensor.shape)}, expected one number "
+                        f"(sum the triplets' losses over the batch): {fix}")
+    if not np.isfinite(float(tf.reshape(tensor, []))):
+        raise LossError(f"{who} returns {float(tf.reshape(tensor, []))}, not a finite number: "
+                        f"{fix}")
+    if tape.gradient(tensor, y_pred) is None:
+        raise LossError(f"{who} returns a number TensorFlow cannot differentiate (computed "
+                        f"with numpy or float()?), so training cannot follow it: write it "
+                        f"with TensorFlow operations (tf.reduce_sum, tf.square, tf.maximum...), "
+                        f"save notebook 2, then run this notebook again from the top")
+
+
+def collapsed_loss(loss: Callable, anchors: int, size: int = EMBEDDING_SIZE) -> float:
+    """``loss`` on a batch of ``anchors`` triplets whose encodings are all the same point.
+
+    What a network that maps every picture to one point scores: every
+    distance is 0, so each triplet costs alpha (``anchors * alpha`` for the
+    lesson's loss, summed over the batch). Computed with ``loss`` itself,
+    after :func:`require_loss` (an unfinished loss raises LossError).
+    """
+    require_loss(loss, size)
+    point = np.zeros((3, anchors, size), np.float32)
+    point[..., 0] = 1.0
+    return float(tf.reshape(tf.convert_to_tensor(loss(tf.zeros((anchors,)), tf.constant(point)),
+                                                 dtype=tf.float32), []))
+
+
+def batch_anchors(labels, per_person: int) -> int:
+    """How many pictures (anchors) a training batch of :func:`person_batches` holds."""
+    return len(person_batches(labels, per_person, np.random.default_rng(0))[0])
+
+
+def encoding_spread(codes) -> float:
+    """Mean distance of the (N, d) rows ``codes`` from their mean row: 0 when they collapsed.
+
+    Unit rows spread evenly over the sphere give about 1; an empty array gives 0.
+    """
+    codes = np.asarray(codes, dtype=np.float64)
+    if codes.size == 0:
+        return 0.0
+    return float(np.linalg.norm(codes - codes.mean(axis=0), axis=1).mean())
 
 
 def deterministic(seed: int = 0) -> None:

@@ -227,6 +227,33 @@ def test_an_exception_shows_the_students_own_line(office):
     assert "facelab" not in report.split("raised", 1)[1], report  # no facelab internals
 
 
+def test_require_finished_says_in_one_sentence_what_to_run_first(office):
+    """The demo cells after an exercise start with require_finished(fn): an unfinished or
+    raising function stops there with one sentence, a finished one passes silently."""
+    from facelab.errors import UnfinishedError
+
+    unfinished = _define("pixel_distance", "def pixel_distance(image_a, image_b):\n"
+                                           "    dist = None\n    return dist\n")
+    with pytest.raises(UnfinishedError) as info:
+        checks.require_finished(unfinished)
+    assert str(info.value) == (
+        "pixel_distance is not finished yet: fill in its graded cell above (each None between "
+        "START CODE HERE and END CODE HERE), run that cell, then run this one again")
+    assert info.value._render_traceback_() == [f"UnfinishedError: {info.value}"]
+    _raises.__name__ = "pixel_distance"
+    try:
+        with pytest.raises(UnfinishedError, match=r"^pixel_distance raised ValueError: operands "
+                           r"could not be broadcast.*: fix its graded cell above \(check_pixel_"
+                           r"distance\(pixel_distance\) shows the line\), run that cell"):
+            checks.require_finished(_raises)
+    finally:
+        _raises.__name__ = "_raises"
+    from facelab import exercises
+
+    assert checks.require_finished(exercises.pixel_distance) is None
+    assert checks.require_finished(lambda a, b: None) is None  # no exercise's: not judged
+
+
 def test_not_a_function():
     report = checks.check_pixel_distance(None).report()
     assert "expected a function, got NoneType" in report

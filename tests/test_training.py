@@ -154,3 +154,104 @@ def test_loss_curve_draws_every_step_and_each_epochs_mean():
     assert list(steps.get_ydata()) == [4.0, 3.0, 2.0, 2.0, 1.0, 0.0]
     assert list(means.get_xdata()) == [2, 4, 6] and list(means.get_ydata()) == [3.5, 2.0, 0.5]
     assert ax.get_xlabel() == "training step" and "triplet loss" in ax.get_ylabel()
+
+
+# ------------------------------------------------ the loss is checked before training
+def _released_loss(tmp_path):
+    """notebook 2's triplet_loss as released: the placeholders, through notebook_function."""
+    import nbformat
+
+    from facelab.release import release_notebook
+
+    nb = release_notebook(nbformat.read(ROOT / "notebooks" / "2_triplet_loss.ipynb",
+                                        as_version=4))
+    path = tmp_path / "2_triplet_loss.ipynb"
+    nbformat.write(nb, path)
+    from facelab.training import notebook_function
+
+    return notebook_function(path, "triplet_loss")
+
+
+def _numpy_loss(y_true, y_pred, alpha=0.2):  # a right value TensorFlow cannot differentiate
+    a, p, n = (np.asarray(t) for t in (y_pred[0], y_pred[1], y_pred[2]))
+    return np.sum(np.maximum(np.sum((a - p) ** 2, -1) - np.sum((a - n) ** 2, -1) + alpha, 0))
+
+
+def _per_triplet_loss(y_true, y_pred, alpha=0.2):  # forgot the sum: shape (m,)
+    from facelab._quiet import tf
+
+    pos = tf.reduce_sum(tf.square(y_pred[0] - y_pred[1]), -1)
+    neg = tf.reduce_sum(tf.square(y_pred[0] - y_pred[2]), -1)
+    return tf.maximum(pos - neg + alpha, 0.0)
+
+
+def _raising_loss(y_true, y_pred):
+    return y_pred[0] @ y_pred[1]  # (m, 128) @ (m, 128): a shape error inside TensorFlow
+
+
+@pytest.mark.parametrize("make, says", [
+    (_released_loss, r"^your triplet_loss from 2_triplet_loss\.ipynb \(notebook 2\) returns "
+                     r"None, so it is not finished yet: finish it there"),
+    (lambda _: _numpy_loss, r"^the loss _numpy_loss returns a number TensorFlow cannot "
+                            r"differentiate"),
+    (lambda _: _per_triplet_loss, r"returns shape \(4,\), expected one number \(sum the "),
+    (lambda _: _raising_loss, r"^the loss _raising_loss raised InvalidArgumentError \("),
+])
+def test_an_unready_loss_stops_training_with_one_sentence(training, tmp_path, make, says):
+    from facelab.errors import LossError
+
+    loss = make(tmp_path)
+    x, labels = _clusters()
+    with pytest.raises(LossError, match=says) as caught:
+        training.train_triplets(training.embedding_head(), x, labels, loss, epochs=1)
+    assert "\n" not in str(caught.value)
+    assert caught.value._render_traceback_() == [f"LossError: {caught.value}"]
+    with pytest.raises(LossError, match=says):
+        training.collapsed_loss(loss, 10)
+
+
+def test_the_lessons_loss_and_its_correct_variants_pass_the_check(training):
+    from facelab._quiet import tf
+    from facelab.exercises import triplet_loss
+
+    def loop_float32(y_true, y_pred, alpha=0.2):  # a loop over the batch, as students write
+        total = tf.constant(0.0)
+        for i in range(y_pred.shape[1]):
+            pos = tf.reduce_sum(tf.square(y_pred[0][i] - y_pred[1][i]))
+            neg = tf.reduce_sum(tf.square(y_pred[0][i] - y_pred[2][i]))
+            total += tf.maximum(pos - neg + alpha, 0.0)
+        return tf.reshape(total, (1,))  # a (1,) tensor is one number too
+
+    for loss in (triplet_loss, loop_float32):
+        training.require_loss(loss)
+
+
+def test_the_collapsed_networks_loss_is_anchors_times_alpha(training):
+    from facelab.exercises import triplet_loss
+    from facelab.expected import ALPHA
+
+    assert training.collapsed_loss(triplet_loss, 10) == pytest.approx(10 * ALPHA)
+    assert training.collapsed_loss(lambda t, p: triplet_loss(t, p, alpha=0.5), 4) == \
+        pytest.approx(2.0)
+    labels = np.repeat(np.arange(5), [14, 22, 17, 20, 20])  # the office's train crops
+    assert training.batch_anchors(labels, 2) == 10 and training.batch_anchors(labels, 4) == 20
+
+
+def test_encoding_spread_is_zero_for_one_point_and_near_one_on_the_sphere(training):
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(500, 128))
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    assert training.encoding_spread(np.tile(rows[:1], (7, 1))) == pytest.approx(0.0, abs=1e-12)
+    assert 0.95 < training.encoding_spread(rows) < 1.05
+    assert training.encoding_spread(np.zeros((0, 128))) == 0.0
+
+
+def test_on_epoch_is_called_before_and_after_each_epoch(training):
+    from facelab.exercises import triplet_loss
+
+    x, labels = _clusters()
+    head = training.embedding_head()
+    seen = []
+    training.train_triplets(head, x, labels, triplet_loss, epochs=3, per_person=3,
+                            on_epoch=lambda k: seen.append((k, training.encoding_spread(head(x)))))
+    assert [k for k, _ in seen] == [0, 1, 2, 3]

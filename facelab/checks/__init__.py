@@ -27,7 +27,8 @@ from .calling import (PROBE, Outcome, Resource, call_case, fresh, keep_source,  
                       kind_of, plain, resolve)
 from .checking import (SECRET_MODULES, build_resource, cases, check,  # noqa: F401
                        check_pixel_distance, check_triplet_loss, check_verify,
-                       check_who_is_it, exercises, hint, hints_asked)
+                       check_who_is_it, exercises, hint, hints_asked,
+                       require_finished)
 from .engine import (UNFINISHED, Answer, Case, CaseResult, Check, CheckResult,  # noqa: F401
                      Exercise, Mistake, consistent, explain, judge_case)
 from .judging import (Differentiable, Expected, Flag, Number, Returns, Text,  # noqa: F401

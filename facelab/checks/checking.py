@@ -1,4 +1,4 @@
-"""Running the checks: the notebooks' ``check_*``, ``hint``, and the exercises' cases.
+"""Running the checks: the notebooks' ``check_*``, ``hint``, ``require_finished``; the cases.
 
 The content (:mod:`.suite`, :mod:`.mistakes`, :mod:`.hints`) is loaded on
 first use, never at import: a sandboxed grading worker imports this package
@@ -6,6 +6,7 @@ for :mod:`.calling` and :mod:`.resources` and must not need the secrets.
 
     >>> check_verify(verify)        # in a notebook: prints a verdict
     >>> hint("verify")              # stuck? progressively stronger hints
+    >>> require_finished(verify)    # atop a cell using it: one sentence if it is unfinished
 """
 
 from __future__ import annotations
@@ -89,6 +90,34 @@ def check_verify(fn) -> CheckResult:
 def check_who_is_it(fn) -> CheckResult:
     """Check a student's ``who_is_it(image_path, database, model)`` on the visible cases."""
     return check("who_is_it", fn)
+
+
+def require_finished(fn: Callable) -> None:
+    """Before a cell uses a graded function: one sentence, not a traceback, when it cannot run yet.
+
+    Calls ``fn`` on its exercise's first visible case (named by ``fn.__name__``;
+    what it prints is not shown). When the checks find it unfinished (a
+    ``None`` placeholder returned or used), or it raises, raises
+    UnfinishedError saying what to do first; otherwise returns None. A function
+    that is no exercise's passes unchecked.
+    """
+    from ..errors import UnfinishedError
+    from .engine import UNFINISHED
+
+    name = getattr(fn, "__name__", "")
+    if not callable(fn) or name not in _content():
+        return
+    case = cases(name)[0]
+    outcome = call_case(fn, case)
+    result = judge_case(case, outcome, case.expect())
+    then = "run that cell, then run this one again"
+    if result.mistake == UNFINISHED:
+        raise UnfinishedError(f"{name} is not finished yet: fill in its graded cell above (each "
+                              f"None between START CODE HERE and END CODE HERE), {then}")
+    if outcome.error is not None:
+        said = outcome.error.splitlines()[0][:150]
+        raise UnfinishedError(f"{name} raised {said}: fix its graded cell above "
+                              f"(check_{name}({name}) shows the line), {then}")
 
 
 # ---------------------------------------------------------------- hints
