@@ -70,7 +70,7 @@ def graded(tmp_path_factory, office):
     r = subprocess.run([sys.executable, "-m", "facelab.cli", "grade", str(subs), "--out", str(out),
                         "--jobs", "2"], capture_output=True, text=True, timeout=3000)
     assert r.returncode == 0, r.stderr[-3000:]
-    return {v.name: json.loads((out / v.name / "results.json").read_text()) for v in VERSIONS}
+    return {v.name: json.loads((out / "students" / v.name / "results.json").read_text()) for v in VERSIONS}
 
 
 def _grader_verdicts(results: dict, exercise: str) -> dict:

@@ -290,7 +290,8 @@ def seen_by_students(batch) -> dict:
     """Everything a student or the course site is shown: each results.json, the gradebook,
     the summary."""
     out = batch["out"]
-    texts = {p.parent.name: p.read_text() for p in out.glob("*/results.json")}
+    texts = {p.parent.name: p.read_text() for p in out.glob("students/*/results.json")}
+    assert len(texts) >= 2, f"no students' results.json found under {out}/students"
     for name in ("gradebook.csv", "summary.txt"):
         if (out / name).is_file():
             texts[name] = (out / name).read_text()
@@ -351,7 +352,7 @@ def test_no_hidden_argument_in_what_students_see(batch):
 def test_state_is_the_same_before_and_after_every_hostile_submission(batch):
     states = {}
     for who in ("aaa_state", "zzz_state"):
-        text = (batch["out"] / who / "results.json").read_text()
+        text = (batch["out"] / "students" / who / "results.json").read_text()
         found = re.findall(r"STATE [0-9a-f]{16}", text)
         assert found, f"{who} reported no state: {failures(batch, who)}"
         states[who] = found[0]
