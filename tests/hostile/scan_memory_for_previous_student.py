@@ -12,7 +12,11 @@ import re
 # yet when it scans, at its first call); the case arguments are everyone's, not searched
 NEEDLES = [rb"np\.linalg\.norm\(np\.asarray\(image_a", rb"tf\.reduce_sum\(tf\.square\(anchor - positive\)",
            rb'\{"t":"case","ex":"\w+","i":\d+,"outcome"']
-_stolen = {}
+# one scan per process, at its first call (each graded function is defined in a namespace
+# of its own, so a module-level dict would scan again later and find this process's own
+# answers): the state lives where every namespace of this process sees it
+import builtins
+_stolen = builtins.__dict__.setdefault("_facelab_scan_state", {})
 
 
 def _scan():
