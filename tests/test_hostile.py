@@ -239,6 +239,8 @@ def test_grader_finished(batch):
     print(f"{batch['mode']} --jobs {batch['jobs']}: {batch['seconds']:.1f} s", file=sys.stderr)
     assert r.returncode == 0, r.stderr[-3000:]
     assert (batch["out"] / "gradebook.csv").is_file()
+    if batch["mode"] == "user" and batch["jobs"] > 1:  # students graded together share /tmp
+        assert "user mode grades one student at a time" in r.stderr, r.stderr[-2000:]
 
 
 def test_hostile_submissions_respect_their_bounds(batch):

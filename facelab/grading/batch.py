@@ -448,6 +448,13 @@ def grade(paths, out, *, jobs: int | None = None, mode: str = "auto", trusted: b
         with resume.RunFolder():
             boundary = sandbox.probe(mode, slots=jobs)
             say(boundary.describe())
+            if boundary.mode == "user" and jobs > 1:
+                # without namespaces, students graded at the same moment share /tmp, /dev/shm
+                # and /proc: one student's hidden phase could hand its arguments to another's
+                # visible phase. One at a time, each swept as root before the next starts.
+                say(f"user mode grades one student at a time (not {jobs}): without namespaces, "
+                    "students graded together could reach each other through shared folders")
+                jobs = 1
             ctx = build_context(boundary, limits or pool.Limits())
             pool.check_ready(ctx, trusted)
             out.mkdir(parents=True, exist_ok=True)

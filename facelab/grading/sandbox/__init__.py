@@ -38,9 +38,9 @@ network, no other file of the machine visible, no disk filled (tmpfs),
 memory bounded by a cgroup where /sys/fs/cgroup is writable. Not guaranteed:
 in user mode, disk space (only each file is capped at ``fsize_mb``), secrets
 the grader does not know of (another world-readable checkout: keep it in a
-0700 folder), and privacy between two students graded at the same time in
-two slots (they share /tmp; the network is closed by the seccomp filter of
-:mod:`facelab.grading.seccomp`). User mode never opens a folder of the
+0700 folder). Two students are never graded at the same time in user mode
+(they would share /tmp: ``batch.grade`` runs one slot there), and its network
+is closed by the seccomp filter of :mod:`facelab.grading.seccomp`. User mode never opens a folder of the
 machine nobody named: see :mod:`.secrets`. Not root: no
 boundary at all (mode ``none``); the grader must refuse untrusted work.
 """
